@@ -1,0 +1,452 @@
+"""The extractor: one Record (plus the lexicon) → the RDF triples of that record.
+
+A pure function of its inputs, so it can run over records in parallel. Every fact it asserts is
+backed by a W3C Web Annotation pointing at the words of the record that support it
+(docs/model.md describes the graph it builds).
+"""
+
+from __future__ import annotations
+
+import re
+from collections import defaultdict
+from dataclasses import dataclass, field
+from urllib.parse import quote
+
+from rdflib import RDF, RDFS, XSD, Graph, Literal, Namespace, URIRef
+from rdflib.namespace import DCTERMS, FOAF, SKOS
+
+from commkg.citation import parse_author_line, parse_citation, parse_cited_reference
+from commkg.corpus import Record, Segment
+from commkg.lexicon import COMM, CONCEPT, Concept, Lexicon, Match
+
+BIBO = Namespace("http://purl.org/ontology/bibo/")
+OA = Namespace("http://www.w3.org/ns/oa#")
+ORG = Namespace("https://w3id.org/commkg/org/")
+JOURNAL = Namespace("https://w3id.org/commkg/journal/")
+ID = "https://w3id.org/commkg/id/"
+
+MONTHS = {m: i for i, m in enumerate(
+    ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"], start=1)}
+
+# An institution's name, as opposed to a street, a town or a postcode in an affiliation line.
+_INSTITUTION = re.compile(
+    r"\b(University|College|School|Institute|Centre|Center|Fund|Trust|Group|Department|Unit|"
+    r"Hospital|Foundation|Council|Agency|Division|Faculty|Authority|Service|Services|Office)\b")
+_SENTENCE_END = re.compile(r"(?<=[.!?])[\"'\u201d\u2019)]*\s+(?=[A-Z\"'\u201c\u2018(\[])")
+_ABBREVIATION = re.compile(r"(?:\b(?:approx|e\.g|i\.e|et al|vs|cf|Dr|St|No|Fig|ca|incl)\.|\b[A-Z]\.)$")
+_NUMBER = re.compile(r"(?<![\w.,\-\u2013/£$€=])(\d{1,3}(?:,\d{3})+|\d+)(?![\w%]|[.,]\d|\s*%|[\-\u2013/]\d)")
+_N_EQUALS = re.compile(r"\bn\s*=\s*(\d{1,3}(?:,\d{3})+|\d+)\b")
+_PARTITIVE = re.compile(r"\s+of\s+(?:the|them|these|those|our|their|whom|which)\b", re.IGNORECASE)
+_GAP_STOP = frozenset("""of the a an and or with in on at from by to for who whom which that were was are is
+    had have has been than as per each between them their these those over under about across into
+    we they it its this were not no all some many more most few other such after before also only
+    just then there here up out down off within without through during against among around like very""".split())
+_WINDOW_END = re.compile(r"[,.;:()\[\]]")
+_YEAR_RANGE = re.compile(r"(?<![\d\-])((?:19|20)\d\d)\s*[-\u2013/]\s*((?:19|20)?\d\d)(?![\d\-])")
+_MONTH_NAME = (r"(?:January|February|March|April|May|June|July|August|September|October|November|"
+               r"December|Jan|Feb|Mar|Apr|Jun|Jul|Aug|Sep|Sept|Oct|Nov|Dec)")
+_BETWEEN_DATES = re.compile(
+    rf"\b(?:between|from)\s+(?:{_MONTH_NAME}\s+)?((?:19|20)\d\d)\s+(?:and|to|until)\s+(?:{_MONTH_NAME}\s+)?((?:19|20)\d\d)\b")
+_GAP_WORD = re.compile(r"[^\s]+")
+_QUOTES = "'\"\u2018\u2019\u201c\u201d"
+_MAX_GAP_WORDS = 4
+
+
+def record_iris(record: Record, doi: str | None) -> tuple[URIRef, str]:
+    """The record's IRI and the base of the IRIs of everything local to it."""
+    if doi:
+        return URIRef("https://doi.org/" + quote(doi, safe="/;:()")), f"{ID}doi/{quote(doi, safe='/;:()')}/"
+    stem = quote(record.name.rsplit(".", 1)[0], safe="")
+    return URIRef(f"{ID}record/{stem}"), f"{ID}record/{stem}/"
+
+
+def slug(text: str) -> str:
+    return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-") or "unnamed"
+
+
+def sentence_spans(text: str) -> list[tuple[int, int]]:
+    """Sentences of one paragraph as (start, end) offsets; abbreviations such as "approx." do not end one."""
+    spans, start = [], 0
+    for m in _SENTENCE_END.finditer(text):
+        if _ABBREVIATION.search(text[start:m.start()]):
+            continue
+        spans.append((start, m.start()))
+        start = m.end()
+    spans.append((start, len(text)))
+    return [(s, e) for s, e in spans if e > s]
+
+
+@dataclass
+class _Evidence:
+    """Annotations being collected: one per span of the record's text, with every body it supports."""
+
+    bodies: dict[tuple[int, int], set[URIRef]] = field(default_factory=lambda: defaultdict(set))
+
+    def add(self, start: int, end: int, body: URIRef) -> None:
+        self.bodies[(start, end)].add(body)
+
+    def write(self, graph: Graph, record: Record, study: URIRef, base: str) -> None:
+        for (start, end), bodies in sorted(self.bodies.items()):
+            annotation = URIRef(f"{base}evidence/{start}-{end}")
+            target, quote_sel, position = (URIRef(f"{annotation}#{part}") for part in ("target", "quote", "position"))
+            graph.add((annotation, RDF.type, OA.Annotation))
+            for body in sorted(bodies):
+                graph.add((annotation, OA.hasBody, body))
+            graph.add((annotation, OA.hasTarget, target))
+            graph.add((target, OA.hasSource, study))
+            graph.add((target, OA.hasSelector, quote_sel))
+            graph.add((target, OA.hasSelector, position))
+            graph.add((quote_sel, RDF.type, OA.TextQuoteSelector))
+            graph.add((quote_sel, OA.exact, Literal(record.text[start:end])))
+            graph.add((position, RDF.type, OA.TextPositionSelector))
+            graph.add((position, OA.start, Literal(start)))
+            graph.add((position, OA.end, Literal(end)))
+
+
+class _RecordExtraction:
+    """The state of one extraction; `extract()` is the way in."""
+
+    def __init__(self, record: Record, lexicon: Lexicon):
+        self.record = record
+        self.lexicon = lexicon
+        self.graph = Graph()
+        self.evidence = _Evidence()
+        self.citation = parse_citation(record.citation.text) if record.citation else None
+        doi = self.citation.doi.value if self.citation and self.citation.doi else None
+        self.study, self.base = record_iris(record, doi)
+        self.used_concepts: set[str] = set()
+        self.asserted: set[tuple] = set()  # (property, object) facts of the study already backed by evidence
+
+    # -- helpers -------------------------------------------------------------------------------
+    def add(self, s, p, o) -> None:
+        self.graph.add((s, p, o))
+
+    def fact(self, predicate: URIRef, obj: URIRef, start: int, end: int) -> None:
+        """A study-level fact with its evidence; the first occurrence in the text is the one kept."""
+        if (predicate, obj) in self.asserted:
+            return
+        self.asserted.add((predicate, obj))
+        self.add(self.study, predicate, obj)
+        self.evidence.add(start, end, obj)
+
+    def body_text(self, segment: Segment) -> tuple[str, int]:
+        start = segment.body_start if segment.body_start >= 0 else segment.start
+        return self.record.text[start:segment.end], start
+
+    # -- the parts of a record -----------------------------------------------------------------
+    def run(self) -> Graph:
+        self.add(self.study, RDF.type, COMM.Study)
+        self.add(self.study, COMM.sourceFile, Literal(self.record.name))
+        self.metadata()
+        self.authors_and_affiliations()
+        mentions = self.concepts()
+        self.add(self.study, RDF.type, self.kind())
+        self.actors(mentions)
+        self.sample_sizes()
+        self.study_period()
+        self.cited_article()
+        self.texts()
+        self.describe_concepts()
+        self.evidence.write(self.graph, self.record, self.study, self.base)
+        return self.graph
+
+    def metadata(self) -> None:
+        c = self.citation
+        if c is None:
+            return
+        offset = self.record.citation.start
+        if c.doi:
+            self.add(self.study, BIBO.doi, Literal(c.doi.value))
+        if c.journal:
+            journal = JOURNAL[slug(c.journal.value)]
+            self.add(journal, RDF.type, BIBO.Journal)
+            self.add(journal, DCTERMS.title, Literal(c.journal.value))
+            self.fact(DCTERMS.isPartOf, journal, offset + c.journal.start, offset + c.journal.end)
+        if c.year:
+            issued = _date_literal(c.year.value, c.month.value if c.month else None, c.day.value if c.day else None)
+            self.add(self.study, DCTERMS.issued, issued)
+        for prop, part in ((BIBO.volume, c.volume), (BIBO.issue, c.issue), (BIBO.pages, c.pages)):
+            if part:
+                self.add(self.study, prop, Literal(part.value))
+        if c.e_locator:
+            self.add(self.study, COMM.eLocator, Literal(c.e_locator.value))
+        if c.epub:
+            self.add(self.study, COMM.epubDate, Literal(c.epub.value))
+        self.evidence.add(self.record.citation.start, self.record.citation.end, self.study)
+
+    def authors_and_affiliations(self) -> None:
+        number = 0
+        for segment in self.record.authors:
+            for name in parse_author_line(segment.text):
+                number += 1
+                person = URIRef(f"{self.base}author/{number}")
+                self.add(self.study, DCTERMS.creator, person)
+                self.add(person, RDF.type, FOAF.Person)
+                self.add(person, FOAF.familyName, Literal(name.family.value))
+                full = name.family.value
+                if name.given:
+                    self.add(person, FOAF.givenName, Literal(name.given.value))
+                    full = f"{name.given.value} {name.family.value}"
+                self.add(person, FOAF.name, Literal(full))
+                self.evidence.add(segment.start + name.family.start,
+                                  segment.start + (name.given.end if name.given else name.family.end), person)
+        for segment in self.record.affiliations:
+            text, start = self.body_text(segment)
+            for name, (s, e) in institutions(text):
+                organisation = ORG[slug(name)]
+                self.add(organisation, RDF.type, FOAF.Organization)
+                self.add(organisation, RDFS.label, Literal(name))
+                self.fact(COMM.affiliation, organisation, start + s, start + e)
+
+    def concepts(self) -> list[tuple[int, int, tuple[str, ...]]]:
+        """Concept facts of the text and the affiliation lines; returns the text's mentions for the actors."""
+        mentions = []
+        english = [s for s in self.record.paragraphs]
+        searched = english or list(self.record.translations)
+        matcher = self.lexicon.concept_matcher if english else self.lexicon.chinese_matcher
+        for segment in searched:
+            text, offset = self.body_text(segment)
+            for match in self._matches(matcher, text):
+                keys = match.payload
+                for key in keys:
+                    concept = self.lexicon.concept(key)
+                    self.fact(concept.fact_property, concept.iri, offset + match.start, offset + match.end)
+                    self.used_concepts.add(key)
+                mentions.append((offset + match.start, offset + match.end, keys))
+        for segment in self.record.affiliations:
+            text, offset = self.body_text(segment)
+            for match in self._matches(self.lexicon.concept_matcher, text):
+                for key in match.payload:
+                    concept = self.lexicon.concept(key)
+                    prop = COMM.authoredIn if concept.category == "place" else COMM.mentionsConcept
+                    self.fact(prop, concept.iri, offset + match.start, offset + match.end)
+                    self.used_concepts.add(key)
+        return mentions
+
+    def _matches(self, matcher, text: str) -> list[Match]:
+        """Matches that name concepts; a cued form counts only when its sentence has one of its cues."""
+        found = []
+        spans = None
+        for match in matcher.find(text):
+            if not match.payload:
+                continue  # an excluded phrase: it only blocks what it overlaps
+            if match.cued:
+                spans = spans or sentence_spans(text)
+                sentence = next(text[s:e] for s, e in spans if s <= match.start < e).lower()
+                cues = {cue for key in match.payload for cue in self.lexicon.concept(key).cues}
+                if not any(cue.lower() in sentence for cue in cues):
+                    continue
+            found.append(match)
+        return found
+
+    def kind(self) -> URIRef:
+        if self.record.is_commentary:
+            return COMM.Commentary
+        methods = {o for p, o in self.asserted if p == COMM.usesMethod}
+        fieldwork = {CONCEPT.Interview, CONCEPT.Survey, CONCEPT.Observation, CONCEPT.CaseStudy}
+        if CONCEPT.SystematicReview in methods and not methods & fieldwork:
+            return COMM.Review
+        return COMM.Article
+
+    def actors(self, mentions: list[tuple[int, int, tuple[str, ...]]]) -> None:
+        """Per-study actors for the organisation types and roles the text names, and their relations."""
+        actor_mentions = []
+        for start, end, keys in mentions:
+            actors = [self.actor(key) for key in keys if self.lexicon.concept(key).category in ("org", "role")]
+            if actors:
+                self.fact(COMM.involvesActor, actors[0], start, end)
+                for actor in actors:
+                    self.evidence.add(start, end, actor)
+                actor_mentions.append((start, end, actors))
+        for paragraph in self.record.paragraphs:
+            text, offset = self.body_text(paragraph)
+            for s, e in sentence_spans(text):
+                in_sentence = [m for m in actor_mentions if offset + s <= m[0] and m[1] <= offset + e]
+                if len(in_sentence) >= 2:
+                    self.relations(text[s:e], offset + s, in_sentence)
+
+    def actor(self, key: str) -> URIRef:
+        concept: Concept = self.lexicon.concept(key)
+        if concept.named_individual is not None:
+            actor = URIRef(concept.named_individual)
+        else:
+            actor = URIRef(f"{self.base}actor/{key}")
+        self.add(actor, RDF.type, concept.actor_class)
+        label = self.lexicon.graph.value(concept.iri, SKOS.prefLabel) or key
+        self.add(actor, COMM.hasOrganisationType if concept.category == "org" else COMM.hasRole, concept.iri)
+        self.add(actor, RDFS.label, Literal(str(label)) if concept.named_individual is not None
+                 else Literal(f"{label} ({self.record.name})"))
+        return actor
+
+    def relations(self, sentence: str, offset: int, mentions: list) -> None:
+        """"A <cue> B" between two actor mentions of one sentence (cues are in the lexicon)."""
+        for prop, cue in self.lexicon.relation_cues:
+            for m in cue.finditer(sentence):
+                cue_start, cue_end = offset + m.start(), offset + m.end()
+                before = [x for x in mentions if x[1] <= cue_start]
+                after = [x for x in mentions if x[0] >= cue_end]
+                if not before or not after:
+                    continue
+                subject_mention, object_mention = before[-1], after[0]
+                for subject in subject_mention[2]:
+                    for obj in object_mention[2]:
+                        if subject == obj:
+                            continue
+                        self.add(subject, prop, obj)
+                        self.evidence.add(subject_mention[0], object_mention[1], subject)
+                        self.evidence.add(subject_mention[0], object_mention[1], obj)
+
+    def sample_sizes(self) -> None:
+        seen = set()
+        for paragraph in self.record.paragraphs:
+            text, offset = self.body_text(paragraph)
+            for start, end, count, unit in self._counts(text):
+                if (count, unit.iri) in seen:
+                    continue
+                seen.add((count, unit.iri))
+                node = URIRef(f"{self.base}sample/{offset + start}-{offset + end}")
+                self.add(node, RDF.type, COMM.SampleSize)
+                self.add(node, COMM["count"], Literal(count))
+                self.add(node, COMM.unit, unit.iri)
+                self.add(node, RDFS.label, Literal(text[start:end]))
+                self.add(unit.iri, SKOS.prefLabel, Literal(unit.label, lang="en"))
+                self.add(unit.iri, SKOS.notation, Literal(unit.notation))
+                self.fact(COMM.hasSampleSize, node, offset + start, offset + end)
+
+    def _counts(self, text: str):
+        """(start, end, count, unit) of every count of study units in one paragraph."""
+        numbers = [(m.start(), m.end(), int(m.group(1).replace(",", ""))) for m in _NUMBER.finditer(text)]
+        words = "|".join(re.escape(w) for w in sorted(self.lexicon.number_words, key=len, reverse=True))
+        if words:
+            for m in re.finditer(rf"(?<!\w)(?:{words})(?!\w)", text, re.IGNORECASE):
+                numbers.append((m.start(), m.end(), self.lexicon.number_words[m.group(0).lower()]))
+        for start, end, count in sorted(numbers):
+            if _PARTITIVE.match(text, end):
+                continue
+            unit_match = self._unit_after(text, end, year_like=1900 <= count <= 2099 and text[start:end].isdigit())
+            if unit_match and count > 0:
+                yield start, unit_match.end, count, unit_match.payload[0]
+        for m in _N_EQUALS.finditer(text):
+            participants = self.lexicon.units.get(URIRef("https://w3id.org/commkg/unit/Participant"))
+            if participants:
+                yield m.start(), m.end(), int(m.group(1).replace(",", "")), participants
+
+    def _unit_after(self, text: str, position: int, *, year_like: bool) -> Match | None:
+        """The unit a number counts: the furthest unit reachable over a few modifier words."""
+        window_end = _WINDOW_END.search(text, position)
+        window = text[position: window_end.start() if window_end else len(text)]
+        best = None
+        for match in self.lexicon.unit_matcher.find(window):
+            gap = [w.strip(_QUOTES) for w in _GAP_WORD.findall(window[:match.start])]
+            gap = [w for w in gap if w]
+            if len(gap) > _MAX_GAP_WORDS or any(w.lower() in _GAP_STOP or w[0].isdigit() for w in gap):
+                break
+            if year_like and gap:
+                break  # "2010 reform": a year, unless a unit follows it at once
+            following = window[match.end:].split()
+            if following and following[0].strip(_QUOTES).lower() in self.lexicon.unit_blockers:
+                continue
+            best = Match(position + match.start, position + match.end, match.payload)
+        return best
+
+    def study_period(self) -> None:
+        for paragraph in self.record.paragraphs:
+            text, offset = self.body_text(paragraph)
+            found = []
+            for regex in (_YEAR_RANGE, _BETWEEN_DATES):
+                for m in regex.finditer(text):
+                    first, last = int(m.group(1)), m.group(2)
+                    last = int(last) if len(last) == 4 else (first // 100) * 100 + int(last)
+                    if first < last <= first + 30:
+                        found.append((m.start(), m.end(), first, last))
+            if found:
+                start, end, first, last = min(found)
+                period = URIRef(f"{self.base}period")
+                self.add(period, RDF.type, DCTERMS.PeriodOfTime)
+                self.add(period, COMM.startYear, Literal(str(first), datatype=XSD.gYear))
+                self.add(period, COMM.endYear, Literal(str(last), datatype=XSD.gYear))
+                self.fact(COMM.studyPeriod, period, offset + start, offset + end)
+                return
+
+    def cited_article(self) -> None:
+        """A commentary's Links section names the article it discusses."""
+        number = 0
+        for segment in self.record.links:
+            reference = parse_cited_reference(segment.text)
+            if reference is None or reference.journal is None:
+                continue
+            number += 1
+            cited = URIRef(f"{self.base}cited/{number}")
+            self.add(cited, RDF.type, COMM.Article)
+            journal = JOURNAL[slug(reference.journal.value)]
+            self.add(journal, RDF.type, BIBO.Journal)
+            self.add(journal, DCTERMS.title, Literal(reference.journal.value))
+            self.add(cited, DCTERMS.isPartOf, journal)
+            if reference.title:
+                self.add(cited, DCTERMS.title, Literal(reference.title.value))
+            if reference.year:
+                self.add(cited, COMM.citedYear, Literal(reference.year.value, datatype=XSD.gYear))
+            if reference.volume:
+                self.add(cited, BIBO.volume, Literal(reference.volume.value))
+            if reference.e_locator:
+                self.add(cited, COMM.eLocator, Literal(reference.e_locator.value))
+            if self.record.is_commentary:
+                self.fact(COMM.discusses, cited, segment.start, segment.end)
+            else:
+                self.fact(DCTERMS.references, cited, segment.start, segment.end)
+
+    def texts(self) -> None:
+        english = "\n".join(s.text for s in self.record.paragraphs if s.kind == "paragraph")
+        chinese = "\n".join(s.text for s in self.record.translations)
+        if english:
+            self.add(self.study, DCTERMS.abstract, Literal(english, lang="en"))
+            self.add(self.study, DCTERMS.language, Literal("en"))
+        if chinese:
+            self.add(self.study, COMM.translatedAbstract, Literal(chinese, lang="zh"))
+            self.add(self.study, DCTERMS.language, Literal("zh"))
+
+    def describe_concepts(self) -> None:
+        """Copy what a reader needs to know about each concept used, so the output describes itself."""
+        lexicon = self.lexicon.graph
+        for key in sorted(self.used_concepts):
+            iri = self.lexicon.concept(key).iri
+            for prop in (RDF.type, SKOS.notation, SKOS.inScheme, SKOS.prefLabel):
+                for value in lexicon.objects(iri, prop):
+                    self.add(iri, prop, value)
+
+
+def institutions(line: str) -> list[tuple[str, tuple[int, int]]]:
+    """The named organisations of one affiliation line: the last institution-like part before the address.
+
+    "Manchester Business School, University of Manchester, Booth Street West, …" → University of Manchester.
+    "Luxembourg Institute of Health and Luxembourg Institute of Socio-Economic Research, …" → both.
+    """
+    parts = [(m.group(0).strip(), m.start()) for m in re.finditer(r"[^,]+", line)]
+    chosen = None
+    for text, start in parts:
+        if _INSTITUTION.search(text) and not re.search(r"\d", text):
+            chosen = (text, start + (len(re.match(r"\s*", line[start:]).group(0))))
+    if chosen is None:
+        return []
+    name, start = chosen
+    name = name.rstrip(".")
+    pieces, piece_start = [], 0
+    for part in name.split(" and "):
+        pieces.append((part, start + piece_start))
+        piece_start += len(part) + len(" and ")
+    if len(pieces) > 1 and all(_INSTITUTION.search(p) and p[:1].isupper() for p, _ in pieces):
+        return [(p, (s, s + len(p))) for p, s in pieces]
+    return [(name, (start, start + len(name)))]
+
+
+def _date_literal(year: str, month: str | None, day: str | None) -> Literal:
+    if month and month[:3] in MONTHS:
+        if day:
+            return Literal(f"{year}-{MONTHS[month[:3]]:02d}-{int(day):02d}", datatype=XSD.date)
+        return Literal(f"{year}-{MONTHS[month[:3]]:02d}", datatype=XSD.gYearMonth)
+    return Literal(year, datatype=XSD.gYear)
+
+
+def extract(record: Record, lexicon: Lexicon) -> Graph:
+    """The asserted triples of one record: metadata, concepts, actors, sample sizes and their evidence."""
+    return _RecordExtraction(record, lexicon).run()

@@ -1,0 +1,246 @@
+"""The lexicon: ontology/lexicon.ttl read into matchers the extractor runs over a record's text.
+
+Every surface form lives in lexicon.ttl; this module only knows how to turn a written form into
+a pattern (case, hyphens, plurals) and how to pick the longest non-overlapping matches.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import defaultdict
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+
+from rdflib import RDF, Graph, Literal, Namespace, URIRef
+from rdflib.namespace import SKOS
+
+from commkg.errors import LexiconError
+from commkg.resources import ontology_file
+
+COMM = Namespace("https://w3id.org/commkg/ontology#")
+CONCEPT = Namespace("https://w3id.org/commkg/concept/")
+UNIT = Namespace("https://w3id.org/commkg/unit/")
+LEX = Namespace("https://w3id.org/commkg/lexicon#")
+
+_SEPARATOR = r"[\s\-\u2010\u2011\u2013]*"  # a space or hyphen in a label: space, hyphen, dash or nothing
+_APOSTROPHE = "['\u2019]"
+_CJK = re.compile(r"[\u3400-\u9fff]")
+
+
+@dataclass(frozen=True)
+class Concept:
+    """One vocabulary key: a shared individual of the graph."""
+
+    key: str
+    iri: URIRef
+    category: str  # org, role, theory … (the scheme's skos:notation)
+    concept_class: URIRef  # comm:Theory …
+    fact_property: URIRef  # comm:usesTheory …
+    actor_class: URIRef | None  # per-study actors of this kind are typed with it
+    named_individual: URIRef | None  # or this one shared organisation stands for it
+    cues: tuple[str, ...]  # cued labels count only in a sentence containing one of these
+
+
+@dataclass(frozen=True)
+class Unit:
+    """A unit of study that sample sizes count (interviews, meetings, hours …)."""
+
+    iri: URIRef
+    notation: str
+    label: str
+
+
+@dataclass(frozen=True)
+class Match:
+    start: int
+    end: int
+    payload: tuple  # what the surface form names: concept keys, a unit, or () for an excluded phrase
+    cued: bool = False
+
+
+def _word_pattern(word: str, *, plural: bool) -> str:
+    """A regex for one word of a label; see the header of lexicon.ttl for the rules."""
+    case_sensitive = any(ch.isupper() for ch in word)
+    body = re.escape(word).replace("'", _APOSTROPHE).replace("\\'", _APOSTROPHE)
+    body = body.replace("isation", "i[sz]ation").replace("ised", "i[sz]ed")
+    if plural:
+        if re.search(r"[^aeiou]y$", word):
+            body = body[:-1] + "(?:y|ies)"
+        elif re.search(r"(?:s|x|ch|sh)$", word):
+            body += "(?:es)?"
+        elif word[-1:].isalpha():
+            body += "s?"
+    return body if case_sensitive else f"(?i:{body})"
+
+
+def label_pattern(label: str) -> str:
+    """The regex of an English surface form, matched as whole words."""
+    words = [w for w in re.split(r"[\s\-]+", label.strip()) if w]
+    parts = [_word_pattern(w, plural=(i == len(words) - 1)) for i, w in enumerate(words)]
+    return _SEPARATOR.join(parts)
+
+
+class Matcher:
+    """Finds the longest non-overlapping occurrences of many surface forms in one pass."""
+
+    def __init__(self, forms: dict[str, tuple], *, cued: frozenset[str] = frozenset(), whole_words: bool = True):
+        self._payloads: list[tuple] = []
+        self._cued: list[bool] = []
+        alternatives = []
+        # longer forms first, so that at one position the longest alternative is tried first
+        for i, form in enumerate(sorted(forms, key=lambda f: (-len(f), f))):
+            self._payloads.append(forms[form])
+            self._cued.append(form in cued)
+            if whole_words:
+                alternatives.append(f"(?P<f{i}>{label_pattern(form)})(?!\\w)")
+            else:
+                alternatives.append(f"(?P<f{i}>{re.escape(form)})")
+        boundary = r"(?<!\w)" if whole_words else ""
+        # a lookahead finds a candidate at every position, even inside another candidate
+        self._regex = re.compile(boundary + "(?=" + "|".join(alternatives) + ")") if alternatives else None
+
+    def candidates(self, text: str) -> list[Match]:
+        found = []
+        if self._regex is None:
+            return found
+        for m in self._regex.finditer(text):
+            name = m.lastgroup
+            i = int(name[1:])
+            start, end = m.span(name)
+            found.append(Match(start, end, self._payloads[i], self._cued[i]))
+        return found
+
+    def find(self, text: str) -> list[Match]:
+        """Non-overlapping matches, longest first, in text order."""
+        chosen: list[Match] = []
+        taken: list[tuple[int, int]] = []
+        for match in sorted(self.candidates(text), key=lambda m: (m.start - m.end, m.start)):
+            if all(match.end <= s or match.start >= e for s, e in taken):
+                chosen.append(match)
+                taken.append((match.start, match.end))
+        return sorted(chosen, key=lambda m: m.start)
+
+
+@dataclass
+class Lexicon:
+    graph: Graph
+    concepts: dict[str, Concept]
+    units: dict[URIRef, Unit]
+    concept_matcher: Matcher  # English forms → concept keys; excluded phrases → ()
+    chinese_matcher: Matcher  # Chinese forms → concept keys
+    unit_matcher: Matcher  # English forms → (Unit,)
+    unit_blockers: frozenset[str]
+    number_words: dict[str, int]
+    relation_cues: list[tuple[URIRef, re.Pattern]]
+
+    def concept(self, key: str) -> Concept:
+        return self.concepts[key]
+
+
+def _literals(graph: Graph, subject, predicate, lang: str | None = "en") -> list[str]:
+    values = [o for o in graph.objects(subject, predicate) if isinstance(o, Literal)]
+    return sorted(str(o) for o in values if lang is None or o.language in (lang, None))
+
+
+def _forms_of(graph: Graph, subject, lang: str) -> list[str]:
+    forms = []
+    for prop in (SKOS.prefLabel, SKOS.altLabel, SKOS.hiddenLabel):
+        forms += _literals(graph, subject, prop, lang)
+    return forms
+
+
+def _read_concepts(graph: Graph) -> dict[str, Concept]:
+    schemes = {}
+    for scheme in graph.subjects(RDF.type, SKOS.ConceptScheme):
+        schemes[scheme] = (
+            str(graph.value(scheme, SKOS.notation)),
+            graph.value(scheme, LEX.conceptClass),
+            graph.value(scheme, LEX.factProperty),
+        )
+    concepts = {}
+    for iri in sorted(graph.subjects(RDF.type, SKOS.Concept)):
+        key = str(graph.value(iri, SKOS.notation))
+        scheme = graph.value(iri, SKOS.inScheme)
+        if scheme not in schemes:
+            raise LexiconError(f"concept {key} is in no known concept scheme")
+        category, concept_class, fact_property = schemes[scheme]
+        concepts[key] = Concept(
+            key=key,
+            iri=URIRef(iri),
+            category=category,
+            concept_class=concept_class,
+            fact_property=fact_property,
+            actor_class=graph.value(iri, LEX.actorClass),
+            named_individual=graph.value(iri, LEX.namedIndividual),
+            cues=tuple(_literals(graph, iri, LEX.cue)),
+        )
+    return concepts
+
+
+def _concept_forms(graph: Graph, concepts: dict[str, Concept], lang: str) -> tuple[dict[str, tuple], set[str]]:
+    keys_of: dict[str, set[str]] = defaultdict(set)
+    cued: set[str] = set()
+    for key, concept in concepts.items():
+        for form in _forms_of(graph, concept.iri, lang):
+            keys_of[form].add(key)
+        if lang == "en":
+            for form in _literals(graph, concept.iri, LEX.cuedLabel):
+                keys_of[form].add(key)
+                cued.add(form)
+    return {form: tuple(sorted(keys)) for form, keys in keys_of.items()}, cued
+
+
+def load_lexicon(path: Path | None = None) -> Lexicon:
+    """Read lexicon.ttl (the bundled one by default) and compile its matchers."""
+    path = path or ontology_file("lexicon.ttl")
+    return _load(str(path))
+
+
+@lru_cache(maxsize=4)
+def _load(path: str) -> Lexicon:
+    graph = Graph()
+    try:
+        graph.parse(path, format="turtle")
+    except (OSError, SyntaxError, ValueError) as exc:
+        raise LexiconError(f"cannot read the lexicon {path}: {exc}") from exc
+    concepts = _read_concepts(graph)
+
+    english, cued = _concept_forms(graph, concepts, "en")
+    for phrase in _literals(graph, None, LEX.excludedPhrase):
+        english[phrase] = ()
+    chinese, _ = _concept_forms(graph, concepts, "zh")
+
+    units = {}
+    unit_forms = {}
+    for iri in sorted(graph.subjects(RDF.type, LEX.StudyUnit)):
+        unit = Unit(URIRef(iri), str(graph.value(iri, SKOS.notation)), _literals(graph, iri, SKOS.prefLabel)[0])
+        units[unit.iri] = unit
+        for form in _forms_of(graph, iri, "en"):
+            unit_forms[form] = (unit,)
+
+    number_words = {str(graph.value(s, LEX.numberWord)).lower(): int(graph.value(s, RDF.value))
+                    for s in graph.subjects(RDF.type, LEX.NumberWord)}
+    relation_cues = []
+    for cue in sorted(graph.subjects(RDF.type, LEX.RelationCue)):
+        try:
+            pattern = re.compile(str(graph.value(cue, LEX.pattern)), re.IGNORECASE)
+        except re.error as exc:
+            raise LexiconError(f"relation cue {cue} has a bad pattern: {exc}") from exc
+        relation_cues.append((graph.value(cue, LEX.property), pattern))
+
+    return Lexicon(
+        graph=graph,
+        concepts=concepts,
+        units=units,
+        concept_matcher=Matcher(english, cued=frozenset(cued)),
+        chinese_matcher=Matcher(chinese, whole_words=False),
+        unit_matcher=Matcher(unit_forms),
+        unit_blockers=frozenset(w.lower() for w in _literals(graph, None, LEX.blockingWord)),
+        number_words=number_words,
+        relation_cues=relation_cues,
+    )
+
+
+def is_chinese(text: str) -> bool:
+    return bool(_CJK.search(text))
