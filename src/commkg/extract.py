@@ -192,10 +192,14 @@ class _RecordExtraction:
                                   segment.start + (name.given.end if name.given else name.family.end), person)
         for segment in self.record.affiliations:
             text, start = self.body_text(segment)
+            places = [key for match in self._matches(self.lexicon.concept_matcher, text) for key in match.payload
+                      if self.lexicon.concept(key).category == "place"]
             for name, (s, e) in institutions(text):
                 organisation = ORG[slug(name)]
                 self.add(organisation, RDF.type, FOAF.Organization)
                 self.add(organisation, RDFS.label, Literal(name))
+                for key in places:
+                    self.add(organisation, COMM.basedIn, self.lexicon.concept(key).iri)
                 self.fact(COMM.affiliation, organisation, start + s, start + e)
 
     def concepts(self) -> list[tuple[int, int, tuple[str, ...]]]:
@@ -253,10 +257,9 @@ class _RecordExtraction:
         actor_mentions = []
         for start, end, keys in mentions:
             actors = [self.actor(key) for key in keys if self.lexicon.concept(key).category in ("org", "role")]
+            for actor in actors:
+                self.fact(COMM.involvesActor, actor, start, end)
             if actors:
-                self.fact(COMM.involvesActor, actors[0], start, end)
-                for actor in actors:
-                    self.evidence.add(start, end, actor)
                 actor_mentions.append((start, end, actors))
         for paragraph in self.record.paragraphs:
             text, offset = self.body_text(paragraph)

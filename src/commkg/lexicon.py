@@ -65,7 +65,9 @@ def _word_pattern(word: str, *, plural: bool) -> str:
     body = re.escape(word).replace("'", _APOSTROPHE).replace("\\'", _APOSTROPHE)
     body = body.replace("isation", "i[sz]ation").replace("ised", "i[sz]ed")
     if plural:
-        if re.search(r"[^aeiou]y$", word):
+        if word.endswith("sis"):
+            body = body[:-3] + "(?:sis|ses)"  # analysis → analyses
+        elif re.search(r"[^aeiou]y$", word):
             body = body[:-1] + "(?:y|ies)"
         elif re.search(r"(?:s|x|ch|sh)$", word):
             body += "(?:es)?"
