@@ -130,8 +130,7 @@ class _RecordExtraction:
         self.evidence.add(start, end, obj)
 
     def body_text(self, segment: Segment) -> tuple[str, int]:
-        start = segment.body_start if segment.body_start >= 0 else segment.start
-        return self.record.text[start:segment.end], start
+        return self.record.text[segment.body_start:segment.end], segment.body_start
 
     # -- the parts of a record -----------------------------------------------------------------
     def run(self) -> Graph:
@@ -188,8 +187,9 @@ class _RecordExtraction:
                     self.add(person, FOAF.givenName, Literal(name.given.value))
                     full = f"{name.given.value} {name.family.value}"
                 self.add(person, FOAF.name, Literal(full))
-                self.evidence.add(segment.start + name.family.start,
-                                  segment.start + (name.given.end if name.given else name.family.end), person)
+                parts = [name.family] + ([name.given] if name.given else [])
+                self.evidence.add(segment.start + min(p.start for p in parts),
+                                  segment.start + max(p.end for p in parts), person)
         for segment in self.record.affiliations:
             text, start = self.body_text(segment)
             places = [key for match in self._matches(self.lexicon.concept_matcher, text) for key in match.payload
@@ -205,7 +205,7 @@ class _RecordExtraction:
     def concepts(self) -> list[tuple[int, int, tuple[str, ...]]]:
         """Concept facts of the text and the affiliation lines; returns the text's mentions for the actors."""
         mentions = []
-        english = [s for s in self.record.paragraphs]
+        english = list(self.record.paragraphs)
         searched = english or list(self.record.translations)
         matcher = self.lexicon.concept_matcher if english else self.lexicon.chinese_matcher
         for segment in searched:
