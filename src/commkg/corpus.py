@@ -125,6 +125,10 @@ def _decode(data: bytes, path: Path) -> str:
 def read_record(path: Path, *, max_bytes: int = MAX_RECORD_BYTES) -> Record:
     """Read and parse one record file; RecordError for anything that is not a record."""
     path = Path(path)
+    if any("\ud800" <= c <= "\udfff" for c in path.name):
+        # Bytes of the name that are not UTF-8 arrive as lone surrogates, which no UTF-8 output
+        # can hold: the name goes into the graph (comm:sourceFile), so refuse the record here.
+        raise RecordError(path, "the file name is not UTF-8 text; rename the file")
     try:
         info = path.stat()
         if stat.S_ISDIR(info.st_mode):

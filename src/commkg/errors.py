@@ -20,3 +20,7 @@ class RecordError(CommkgError):
 
 class LexiconError(CommkgError):
     """The lexicon or ontology file is missing or malformed."""
+
+
+class QueryError(CommkgError):
+    """A query that cannot be found, parsed, bound or run, or a graph file that cannot be read."""

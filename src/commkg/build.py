@@ -1,0 +1,260 @@
+"""The build pipeline: a corpus folder → the asserted graph → the files in the output folder.
+
+    find records → read + extract each (in parallel for long corpora) → merge → write
+
+Reading and extraction are pure functions of one record and the lexicon, so they run in worker
+processes; everything after the merge sees the records in the corpus's sorted order, so the
+output does not depend on how the work was split. Reasoning (inferred.ttl, graph.ttl,
+graph.trig) will be one more step between `_extract_all` and `_write_outputs`.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
+from contextlib import AbstractContextManager, closing, nullcontext
+from dataclasses import dataclass, field
+from functools import partial
+from pathlib import Path
+from typing import Protocol, TextIO
+
+from rdflib import URIRef
+
+from commkg.corpus import find_records, read_record
+from commkg.errors import CommkgError, RecordError
+from commkg.extract import extract
+from commkg.lexicon import Lexicon, load_lexicon
+from commkg.resources import data_path
+from commkg.writing import write_files_atomically, write_turtle
+
+Triple = tuple
+
+ASSERTED_FILE = "asserted.ttl"
+
+# Corpora at least this long are extracted in worker processes (when `workers` is not given)
+# and are "long" for the CLI's progress bar: below it, starting the pool costs more than it saves.
+PARALLEL_FROM_RECORDS = 50
+
+# The prefixes the output files use (only those a file needs are written into it).
+OUTPUT_PREFIXES: dict[str, str] = {
+    "comm": "https://w3id.org/commkg/ontology#",
+    "concept": "https://w3id.org/commkg/concept/",
+    "unit": "https://w3id.org/commkg/unit/",
+    "org": "https://w3id.org/commkg/org/",
+    "journal": "https://w3id.org/commkg/journal/",
+    "oa": "http://www.w3.org/ns/oa#",
+    "skos": "http://www.w3.org/2004/02/skos/core#",
+    "dcterms": "http://purl.org/dc/terms/",
+    "bibo": "http://purl.org/ontology/bibo/",
+    "foaf": "http://xmlns.com/foaf/0.1/",
+    "prov": "http://www.w3.org/ns/prov#",
+    "rdf": "http://www.w3.org/1999/02/22-rdf-syntax-ns#",
+    "rdfs": "http://www.w3.org/2000/01/rdf-schema#",
+    "owl": "http://www.w3.org/2002/07/owl#",
+    "xsd": "http://www.w3.org/2001/XMLSchema#",
+}
+
+
+class CorpusError(CommkgError):
+    """The corpus argument is not a folder of records (missing, a file, unreadable, empty)."""
+
+
+class OutputError(CommkgError):
+    """The output folder cannot be made or written."""
+
+
+class ProgressBar(Protocol):
+    def update(self, n_steps: int) -> None: ...
+
+
+# Called once with the number of records; returns the bar to advance once per record.
+ProgressFactory = Callable[[int], AbstractContextManager[ProgressBar]]
+
+
+@dataclass(frozen=True)
+class BuildReport:
+    corpus: Path
+    out_dir: Path
+    records_built: int
+    errors: tuple[RecordError, ...]  # the records that were skipped, in corpus order
+    triples: int  # in the asserted graph, after merging (shared concepts counted once)
+    files: tuple[Path, ...] = field(default=())  # the files written, main output first
+
+    @property
+    def records_failed(self) -> int:
+        return len(self.errors)
+
+    @property
+    def asserted_file(self) -> Path:
+        return self.out_dir / ASSERTED_FILE
+
+
+# --------------------------------------------------------------------------- per record
+
+def extract_file(path: Path, lexicon: Lexicon | None = None) -> tuple[list[Triple] | None, str | None]:
+    """(the record's triples, None), or (None, the reason it was skipped). Runs in a worker
+    process: it returns plain data, since RecordError itself does not survive pickling."""
+    try:
+        record = read_record(path)
+        graph = extract(record, lexicon or load_lexicon())  # load_lexicon is cached per process
+    except RecordError as error:
+        return None, error.reason
+    except CommkgError as error:
+        return None, str(error)
+    except Exception as error:  # noqa: BLE001 - one record's bug must not sink the corpus
+        return None, f"extraction failed ({type(error).__name__}: {error}); please report this bug"
+    return list(graph), None
+
+
+_SOURCE_FILE = URIRef("https://w3id.org/commkg/ontology#sourceFile")
+_DOI_IRI = "https://doi.org/"
+
+
+def _same_study(triples: list[Triple], path: Path, studies: dict[str, Path]) -> str | None:
+    """Why the record is refused when an earlier record (in corpus order) already made its study
+    IRI, else None. Two records with one DOI (or, without a DOI, one file name in two
+    subfolders) would otherwise be merged silently into one study that mixes their facts."""
+    study = next((str(s) for s, p, _ in triples if p == _SOURCE_FILE), None)
+    if study is None:
+        return None
+    # DOIs are case-insensitive: 10.1136/BMJOPEN-… and 10.1136/bmjopen-… are one publication.
+    key = study.casefold() if study.startswith(_DOI_IRI) else study
+    first = studies.setdefault(key, path)
+    if first == path:
+        return None
+    if study.startswith(_DOI_IRI):
+        return f"same DOI as {first.name}; one record per DOI (this one was not built)"
+    return f"same file name as {first}; records without a DOI are named by their file name, so rename one"
+
+
+def _worker_count(records: int, workers: int | None) -> int:
+    if workers is not None:
+        return max(1, min(workers, records))
+    if records < PARALLEL_FROM_RECORDS:
+        return 1
+    try:
+        cpus = len(os.sched_getaffinity(0))  # the cores this process may use, not the machine's
+    except AttributeError:  # not on Linux
+        cpus = os.cpu_count() or 1
+    return max(1, min(cpus, records))
+
+
+def _results(paths: Sequence[Path], workers: int) -> Iterator[tuple[list[Triple] | None, str | None]]:
+    """extract_file over `paths`, in their order, in `workers` processes."""
+    if workers == 1:
+        lexicon = load_lexicon()
+        return (extract_file(path, lexicon) for path in paths)
+    return _pooled_results(paths, workers)
+
+
+def _pooled_results(paths: Sequence[Path], workers: int) -> Iterator[tuple[list[Triple] | None, str | None]]:
+    executor = ProcessPoolExecutor(max_workers=workers)
+    try:
+        # Chunks amortise the inter-process round trip; map keeps the corpus order.
+        chunk = max(1, min(32, len(paths) // (workers * 4)))
+        yield from executor.map(extract_file, paths, chunksize=chunk)
+    except BrokenProcessPool:
+        raise CommkgError("an extraction worker process died (out of memory?); "
+                          "try again with fewer --workers, e.g. --workers 1") from None
+    finally:
+        # On --strict's first error (or Ctrl-C) drop the queued records instead of finishing them.
+        executor.shutdown(wait=True, cancel_futures=True)
+
+
+def _extract_all(paths: Sequence[Path], *, strict: bool, workers: int,
+                 bar: ProgressBar) -> tuple[set[Triple], list[RecordError], int]:
+    """The merged triples of every readable record, the errors, and how many records were built.
+    With `strict`, the first error is raised instead (before anything is written)."""
+    merged: set[Triple] = set()  # a set, not a Graph: merging millions of triples into rdflib's store is slow
+    errors: list[RecordError] = []
+    built = 0
+    studies: dict[str, Path] = {}  # study IRI (case-folded for DOIs) → the record that made it
+    # closing(): on --strict's early exit, stop the workers now, not when the generator is collected.
+    with closing(_results(paths, workers)) as results:
+        for path, (triples, reason) in zip(paths, results):
+            bar.update(1)
+            if reason is None:
+                reason = _same_study(triples, path, studies)
+            if reason is not None:
+                error = RecordError(path, reason)
+                if strict:
+                    raise error
+                errors.append(error)
+                continue
+            merged.update(triples)
+            built += 1
+    return merged, errors, built
+
+
+# --------------------------------------------------------------------------- the corpus
+
+def _record_paths(corpus: Path) -> list[Path]:
+    if not corpus.exists():
+        raise CorpusError(
+            f"corpus folder {corpus} does not exist; give a folder of .txt records "
+            "(or no folder, for the bundled sample)")
+    if not corpus.is_dir():
+        raise CorpusError(f"corpus {corpus} is not a folder; give the folder that holds the .txt records")
+    try:
+        paths = find_records(corpus)
+    except CommkgError as error:  # e.g. a subfolder that cannot be read
+        raise CorpusError(str(error)) from None
+    if not paths:
+        raise CorpusError(f"corpus folder {corpus} holds no .txt records; put one record per .txt file in it")
+    return paths
+
+
+def _check_out_dir(out_dir: Path) -> None:
+    # Before the (possibly long) extraction: fail on a bad --out while it is cheap to.
+    if out_dir.exists() and not out_dir.is_dir():
+        raise OutputError(f"output {out_dir} is a file, not a folder; give a folder with --out")
+
+
+def _write_outputs(out_dir: Path, writers: dict[str, Callable[[TextIO], None]]) -> tuple[Path, ...]:
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+        return tuple(write_files_atomically({out_dir / name: write for name, write in writers.items()}))
+    except OSError as error:
+        where = error.filename or out_dir
+        raise OutputError(f"cannot write {where}: {error.strerror or error}; "
+                          "check the folder's permissions and free space, or give another --out") from None
+
+
+def build_corpus(
+    corpus: Path | None,
+    out_dir: Path,
+    *,
+    strict: bool = False,
+    workers: int | None = None,
+    progress: ProgressFactory | None = None,
+) -> BuildReport:
+    """Build the graph of every record under `corpus` (None: the bundled sample) into `out_dir`.
+
+    A record that cannot be read is skipped and listed in the report's `errors`; with `strict`
+    the first one is raised (a RecordError) and nothing is written. `workers` is the number of
+    extraction processes (None: one per core for long corpora, else one). `progress(total)`
+    returns a context manager whose `.update(1)` is called once per record.
+    Raises CorpusError for a corpus that is not a folder of records, OutputError when the output
+    cannot be written; previous output files are left intact in every failure.
+    """
+    corpus = Path(corpus) if corpus is not None else data_path("corpus")
+    out_dir = Path(out_dir)
+    paths = _record_paths(corpus)
+    _check_out_dir(out_dir)
+
+    with (progress(len(paths)) if progress else nullcontext(_NoProgress())) as bar:
+        asserted, errors, built = _extract_all(
+            paths, strict=strict, workers=_worker_count(len(paths), workers), bar=bar)
+
+    files = _write_outputs(out_dir, {
+        ASSERTED_FILE: partial(write_turtle, graph=asserted, prefixes=OUTPUT_PREFIXES),
+    })
+    return BuildReport(corpus=corpus, out_dir=out_dir, records_built=built, errors=tuple(errors),
+                       triples=len(asserted), files=files)
+
+
+class _NoProgress:
+    def update(self, n_steps: int) -> None:
+        pass

@@ -1,0 +1,199 @@
+"""Incremental builds: remember each record's extracted triples, re-extract only what changed.
+
+Extraction is a pure function of a record's file name and bytes, the lexicon and the code that
+extracts (DESIGN.md), so its result can be kept under a key made of exactly those:
+
+    key = sha256(salt, file name, file bytes)
+    salt = sha256(commkg version, lexicon.ttl, commissioning.ttl, the extracting modules' source)
+
+The source of the extracting modules is in the salt so that an edited extractor never serves
+stale triples, even before its version number moves. One JSON file per record lives in
+`OUT/.cache/records/`; JSON and not pickle, because a cache file from someone else's output
+folder must never be able to run code. After a complete build the entries of records that are
+no longer in the corpus are removed, so deleted records leave no trace and the cache does not grow.
+
+`RecordCache.results` has the shape of build.py's extraction results, so the build asks the
+cache for each record and extracts only the misses (in its worker processes, as before).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import tempfile
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from pathlib import Path
+
+from rdflib import BNode, Literal, URIRef
+
+from commkg import __version__
+from commkg.resources import ontology_file
+
+Triple = tuple
+Result = tuple  # (triples, None) or (None, reason): build.extract_file's result
+
+CACHE_DIR = ".cache"
+FORMAT = "commkg-record-cache-1"  # bump when the entry layout changes
+# The modules whose code decides what a record's triples are.
+_EXTRACTING_MODULES = ("corpus", "citation", "extract", "lexicon")
+
+
+def build_salt() -> str:
+    """What, besides the record itself, decides its triples (see the module docstring)."""
+    import importlib
+
+    digest = hashlib.sha256(f"{FORMAT}\0{__version__}\0".encode())
+    for path in (ontology_file("lexicon.ttl"), ontology_file("commissioning.ttl")):
+        digest.update(path.read_bytes())
+    for name in _EXTRACTING_MODULES:
+        digest.update(Path(importlib.import_module(f"commkg.{name}").__file__).read_bytes())
+    return digest.hexdigest()
+
+
+# ------------------------------------------------------------------------------ entry format
+
+def encode(triples: Iterable[Triple]) -> str:
+    """A record's triples as JSON: a table of distinct terms and the triples as indices into
+    it (a record repeats its IRIs many times; each is written and decoded once)."""
+    index: dict = {}
+    terms: list = []
+    flat: list[int] = []
+    for triple in triples:
+        for term in triple:
+            number = index.get(term)
+            if number is None:
+                number = index[term] = len(terms)
+                terms.append(_term_row(term))
+            flat.append(number)
+    return json.dumps({"format": FORMAT, "terms": terms, "triples": flat}, ensure_ascii=False,
+                      separators=(",", ":"))
+
+
+def _term_row(term) -> list:
+    if isinstance(term, URIRef):
+        return ["u", str(term)]
+    if isinstance(term, BNode):
+        return ["b", str(term)]
+    if isinstance(term, Literal):
+        return ["l", str(term), term.language, str(term.datatype) if term.datatype is not None else None]
+    raise TypeError(f"cannot cache {term!r}")
+
+
+class TermDecoder:
+    """Turns term rows back into rdflib terms, each distinct row once per build: making an rdflib
+    Literal costs tens of microseconds, and the shared concepts, predicates and small numbers
+    recur in every record."""
+
+    def __init__(self) -> None:
+        self._terms: dict[tuple, object] = {}
+
+    def term(self, row: list):
+        key = tuple(row)
+        term = self._terms.get(key)
+        if term is None:
+            kind = row[0]
+            if kind == "u":
+                term = URIRef(row[1])
+            elif kind == "b":
+                term = BNode(row[1])
+            else:
+                term = Literal(row[1], lang=row[2], datatype=URIRef(row[3]) if row[3] else None)
+            self._terms[key] = term
+        return term
+
+    def decode(self, text: str) -> list[Triple]:
+        entry = json.loads(text)
+        if entry.get("format") != FORMAT:
+            raise ValueError("not a cache entry of this format")
+        terms = [self.term(row) for row in entry["terms"]]
+        flat = entry["triples"]
+        return [(terms[flat[i]], terms[flat[i + 1]], terms[flat[i + 2]]) for i in range(0, len(flat), 3)]
+
+
+# ------------------------------------------------------------------------------ the cache
+
+class RecordCache:
+    """The per-record cache of one output folder. `hits` and `misses` count the last run."""
+
+    def __init__(self, out_dir: Path, *, salt: str | None = None):
+        self.folder = Path(out_dir) / CACHE_DIR / "records"
+        self.salt = salt or build_salt()
+        self.hits = 0
+        self.misses = 0
+        self._decoder = TermDecoder()
+
+    def key(self, path: Path, content: bytes) -> str:
+        digest = hashlib.sha256(self.salt.encode())
+        digest.update(b"\0" + Path(path).name.encode("utf-8", "surrogateescape") + b"\0")
+        digest.update(content)
+        return digest.hexdigest()
+
+    def _entry(self, key: str) -> Path:
+        return self.folder / f"{key}.json"
+
+    def get(self, key: str) -> list[Triple] | None:
+        try:
+            return self._decoder.decode(self._entry(key).read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            return None
+        except (OSError, ValueError, KeyError, IndexError, TypeError):
+            return None  # a damaged entry is only a miss: the record is extracted again
+
+    def put(self, key: str, triples: Iterable[Triple]) -> None:
+        """Store an entry atomically (a crash leaves the old entry or none, never half of one)."""
+        self.folder.mkdir(parents=True, exist_ok=True)
+        handle, temporary = tempfile.mkstemp(dir=self.folder, prefix=".entry.", suffix=".tmp")
+        try:
+            with os.fdopen(handle, "w", encoding="utf-8") as stream:
+                stream.write(encode(triples))
+            os.replace(temporary, self._entry(key))
+        except BaseException:
+            Path(temporary).unlink(missing_ok=True)
+            raise
+
+    def prune(self, keep: set[str]) -> int:
+        """Remove every entry not in `keep` (records deleted or changed since); returns how many."""
+        removed = 0
+        if self.folder.is_dir():
+            for entry in self.folder.glob("*.json"):
+                if entry.stem not in keep:
+                    entry.unlink(missing_ok=True)
+                    removed += 1
+        return removed
+
+    def results(self, paths: Sequence[Path],
+                extract: Callable[[Sequence[Path]], Iterator[Result]]) -> Iterator[Result]:
+        """build.py's (triples, reason) for each of `paths`, in order: from the cache where the
+        record is unchanged, else from `extract(missing paths)`, whose successes are stored.
+        When every result has been taken, the entries of records not in `paths` are pruned
+        (not when the build stops early, e.g. on --strict's first error)."""
+        keys: list[str | None] = []
+        cached: dict[int, list[Triple]] = {}
+        for position, path in enumerate(paths):
+            try:
+                key = self.key(path, Path(path).read_bytes())
+            except OSError:
+                key = None  # unreadable: let the extractor report it as usual
+            keys.append(key)
+            triples = self.get(key) if key else None
+            if triples is not None:
+                cached[position] = triples
+        missing = [path for position, path in enumerate(paths) if position not in cached]
+        self.hits, self.misses = len(cached), len(missing)
+
+        extracted = extract(missing) if missing else iter(())
+        try:
+            for position in range(len(paths)):
+                if position in cached:
+                    yield cached.pop(position), None
+                    continue
+                triples, reason = next(extracted)
+                if reason is None and keys[position] is not None:
+                    self.put(keys[position], triples)
+                yield triples, reason
+        finally:
+            close = getattr(extracted, "close", None)
+            if close is not None:  # stop the build's worker processes now, not at collection
+                close()
+        self.prune({key for key in keys if key is not None})

@@ -1,0 +1,684 @@
+"""OWL 2 RL reasoning: what the ontology adds to an asserted graph, cleaned of noise.
+
+`reason(asserted, ontology)` returns only the new, meaningful inferred triples (DESIGN.md, "What
+the reasoner is for"). It does not call owlrl: owlrl needs minutes for a corpus of a few thousand
+records (issue 7), and its owl:hasKey rule is wrong in 7.6.2 (it never compares the last key
+property, so a one-property key merges every instance). Instead this module
+
+1. compiles the ontology's axioms into lookup tables (`compile_ontology`): superclasses,
+   superproperties, domains, ranges, inverses, symmetric and transitive properties, property
+   chains and keys. Any axiom it does not implement raises `UnsupportedAxiom`, so an edit to the
+   ontology cannot make it silently disagree with OWL 2 RL;
+2. saturates the *knowledge* triples (the asserted graph without its evidence annotations and
+   without literals no rule reads) with those tables, semi-naively: each new triple fires its
+   rules once, against the triples already known (`_Closure`);
+3. applies owl:hasKey itself (instances of the keyed class grouped by the tuple of all key values)
+   and merges the groups as owl:sameAs, then saturates again until nothing merges;
+4. cleans the result (`clean`): owl:sameAs aliases are rewritten onto one canonical node (the one
+   with a bibo:doi), and every triple that is noise, or was already asserted, is dropped.
+
+owlrl stays the reference: `reason_with_owlrl` runs a plain owlrl closure (with prp-key fixed)
+and the same `clean`; tests/test_reason.py checks that both give the same triples.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import itertools
+from collections import defaultdict
+from collections.abc import Collection, Iterable
+from dataclasses import dataclass
+
+import rdflib
+from rdflib import BNode, Literal, URIRef
+from rdflib.namespace import OWL, RDF, RDFS, SKOS, XSD, Namespace
+
+from commkg.errors import CommkgError
+
+COMM = Namespace("https://w3id.org/commkg/ontology#")
+CONCEPT = Namespace("https://w3id.org/commkg/concept/")
+OA = Namespace("http://www.w3.org/ns/oa#")
+BIBO = Namespace("http://purl.org/ontology/bibo/")
+
+Triple = tuple  # (subject, predicate, object) of rdflib terms
+
+# The W3C vocabularies themselves: nothing about them is ever output.
+_VOCABULARY_NAMESPACES = (str(RDF), str(RDFS), str(OWL), str(XSD))
+
+# Triples about classes and properties that carry no logic (documentation of the ontology).
+_ANNOTATIONS = {
+    RDFS.label, RDFS.comment, RDFS.seeAlso, RDFS.isDefinedBy, SKOS.definition, SKOS.note,
+    SKOS.example, SKOS.scopeNote, SKOS.prefLabel, SKOS.altLabel, OWL.versionInfo,
+    OWL.versionIRI, OWL.imports, OWL.priorVersion,
+}
+_DECLARATIONS = {
+    OWL.Class, RDFS.Class, OWL.ObjectProperty, OWL.DatatypeProperty, OWL.AnnotationProperty,
+    RDF.Property, OWL.Ontology, OWL.SymmetricProperty, OWL.TransitiveProperty,
+}
+
+
+# Looked up once: attribute access on an rdflib Namespace costs a microsecond, in loops that run
+# millions of times.
+_TYPE, _SAME_AS, _DOI, _OA = RDF.type, OWL.sameAs, BIBO.doi, str(OA)
+
+
+class UnsupportedAxiom(CommkgError):
+    """The ontology uses an OWL construct this reasoner does not implement."""
+
+
+# ---------------------------------------------------------------------------------------------
+# The ontology, compiled
+
+
+@dataclass(frozen=True)
+class Chain:
+    """`result` holds from x0 to xn when steps link x0 → x1 → … → xn.
+
+    A step is (property, inverted): inverted means the edge runs backwards, (x_k, property, x_k-1).
+    """
+
+    result: URIRef
+    steps: tuple[tuple[URIRef, bool], ...]
+
+
+@dataclass(frozen=True)
+class Ontology:
+    """The axioms of an OWL 2 RL ontology as lookup tables (what `_Closure` fires)."""
+
+    superclasses: dict  # class -> frozenset of its strict superclasses, transitively
+    superproperties: dict  # property -> frozenset of its strict superproperties, transitively
+    domains: dict  # property -> frozenset of classes
+    ranges: dict  # property -> frozenset of classes
+    inverses: dict  # property -> frozenset of properties
+    symmetric: frozenset
+    transitive: frozenset
+    chains: tuple  # of Chain
+    keys: tuple  # of (class, tuple of properties)
+    terms: frozenset  # every class, property and axiom node: never an individual
+    properties: frozenset  # properties declared or used in axioms (literals of others are idle)
+    facts: frozenset  # ABox triples in the ontology file (e.g. which place is part of which)
+
+    def related_properties(self) -> frozenset:
+        """comm:relatedStudy and its sub-properties: a study is never output as related to itself."""
+        return frozenset(
+            p for p, sup in self.superproperties.items() if COMM.relatedStudy in sup
+        ) | {COMM.relatedStudy}
+
+
+def _transitive(edges: dict) -> dict:
+    """For each node, every other node reachable from it."""
+    closed = {}
+    for start in edges:
+        seen, stack = set(), list(edges[start])
+        while stack:
+            node = stack.pop()
+            if node not in seen:
+                seen.add(node)
+                stack.extend(edges.get(node, ()))
+        seen.discard(start)
+        closed[start] = frozenset(seen)
+    return closed
+
+
+def compile_ontology(ontology: rdflib.Graph) -> Ontology:
+    """Read the axioms of `ontology` into lookup tables; raise UnsupportedAxiom for the rest."""
+    sub_class, sub_prop = defaultdict(set), defaultdict(set)
+    domains, ranges, inverses = defaultdict(set), defaultdict(set), defaultdict(set)
+    symmetric, transitive, chains, keys = set(), set(), [], []
+    terms, properties = set(), set()
+
+    def items(head) -> list:
+        # The list nodes themselves are part of the axiom, not individuals.
+        node = head
+        while node != RDF.nil:
+            terms.add(node)
+            node = ontology.value(node, RDF.rest)
+            if node is None:
+                raise UnsupportedAxiom(f"malformed RDF list at {head}")
+        return list(ontology.items(head))
+
+    def named(node, axiom) -> URIRef:
+        if not isinstance(node, URIRef):
+            raise UnsupportedAxiom(f"only named classes and properties are supported in {axiom}")
+        return node
+
+    for s, p, o in ontology:
+        if p == RDF.type and o in _DECLARATIONS:
+            terms.add(s)
+            if o == OWL.SymmetricProperty:
+                symmetric.add(s)
+            elif o == OWL.TransitiveProperty:
+                transitive.add(s)
+            if o in (OWL.ObjectProperty, OWL.DatatypeProperty, RDF.Property):
+                properties.add(s)
+        elif p == RDFS.subClassOf or p == OWL.equivalentClass:
+            axiom = (s, p, o)
+            sub_class[named(s, axiom)].add(named(o, axiom))
+            if p == OWL.equivalentClass:
+                sub_class[o].add(s)
+            terms.update((s, o))
+        elif p == RDFS.subPropertyOf or p == OWL.equivalentProperty:
+            axiom = (s, p, o)
+            sub_prop[named(s, axiom)].add(named(o, axiom))
+            if p == OWL.equivalentProperty:
+                sub_prop[o].add(s)
+            terms.update((s, o))
+            properties.update((s, o))
+        elif p == RDFS.domain or p == RDFS.range:
+            (domains if p == RDFS.domain else ranges)[named(s, (s, p, o))].add(named(o, (s, p, o)))
+            terms.update((s, o))
+            properties.add(s)
+        elif p == OWL.inverseOf:
+            terms.update((s, o))
+            properties.add(o)
+            if isinstance(s, URIRef):
+                inverses[s].add(named(o, (s, p, o)))
+                inverses[o].add(s)
+                properties.add(s)
+            # A blank node here is an anonymous inverse inside a property chain: read below.
+        elif p == OWL.propertyChainAxiom:
+            steps = []
+            for step in items(o):
+                if isinstance(step, BNode) and (step, OWL.inverseOf, None) in ontology:
+                    steps.append((named(ontology.value(step, OWL.inverseOf), (s, p, o)), True))
+                else:
+                    steps.append((named(step, (s, p, o)), False))
+            chains.append(Chain(named(s, (s, p, o)), tuple(steps)))
+            terms.add(s)
+            properties.add(s)
+            properties.update(prop for prop, _ in steps)
+        elif p == OWL.hasKey:
+            key = tuple(named(prop, (s, p, o)) for prop in items(o))
+            if not key:
+                raise UnsupportedAxiom(f"empty owl:hasKey on {s}")
+            keys.append((named(s, (s, p, o)), key))
+            terms.add(s)
+            properties.update(key)
+
+    # Everything else in the file: documentation, list cells, or ABox facts. Any other triple in
+    # the RDFS / OWL vocabulary is an axiom we do not implement.
+    facts = set()
+    handled = {RDFS.subClassOf, OWL.equivalentClass, RDFS.subPropertyOf, OWL.equivalentProperty,
+               RDFS.domain, RDFS.range, OWL.inverseOf, OWL.propertyChainAxiom, OWL.hasKey,
+               RDF.first, RDF.rest}
+    for s, p, o in ontology:
+        if p in handled or p in _ANNOTATIONS or (p == RDF.type and o in _DECLARATIONS):
+            continue
+        if p == RDF.type and o == OWL.NamedIndividual:
+            continue  # a declaration that changes nothing
+        if s in terms:
+            if _in_vocabulary(p) or (p == RDF.type and _in_vocabulary(o)):
+                raise UnsupportedAxiom(f"unsupported axiom: {s.n3()} {p.n3()} {o.n3()}")
+            continue  # an annotation of a class or property by some other vocabulary
+        if _in_vocabulary(p) and p != RDF.type:
+            raise UnsupportedAxiom(f"unsupported axiom: {s.n3()} {p.n3()} {o.n3()}")
+        if p == RDF.type and _in_vocabulary(o):
+            raise UnsupportedAxiom(f"unsupported axiom: {s.n3()} {p.n3()} {o.n3()}")
+        facts.add((s, p, o))
+
+    return Ontology(
+        superclasses=_transitive(sub_class),
+        superproperties=_transitive(sub_prop),
+        domains={p: frozenset(c) for p, c in domains.items()},
+        ranges={p: frozenset(c) for p, c in ranges.items()},
+        inverses={p: frozenset(q) for p, q in inverses.items()},
+        symmetric=frozenset(symmetric),
+        transitive=frozenset(transitive),
+        chains=tuple(chains),
+        keys=tuple(keys),
+        terms=frozenset(terms),
+        properties=frozenset(properties),
+        facts=frozenset(facts),
+    )
+
+
+def _in_vocabulary(term) -> bool:
+    # str() first: rdflib's own startswith() takes no tuple of prefixes.
+    return isinstance(term, URIRef) and str(term).startswith(_VOCABULARY_NAMESPACES)
+
+
+# ---------------------------------------------------------------------------------------------
+# What the rules read
+
+
+def knowledge(asserted: Iterable[Triple], ontology: Ontology) -> set[Triple]:
+    """The asserted triples the rules can use: no evidence annotations, no idle literals.
+
+    Evidence (oa: annotations, their targets and selectors) never meets an axiom, and neither do
+    literals of properties the ontology does not speak of (abstracts, titles, names, labels):
+    dropping them shrinks the graph several-fold before the closure. bibo:doi stays, because it
+    decides which node of an owl:sameAs group is the canonical one.
+    """
+    # What to do with a predicate's triples, decided once per predicate (rdflib terms compare
+    # slowly, and a corpus has millions of triples but a few dozen predicates).
+    drop, keep_all, keep_nodes, is_type = 0, 1, 2, 3
+    decisions = {}
+
+    def decide(p) -> int:
+        if p == _TYPE:
+            return is_type
+        if p.startswith(_OA):
+            return drop
+        return keep_all if p in ontology.properties or p == _DOI else keep_nodes
+
+    kept, evidence = [], set()
+    for s, p, o in asserted:
+        decision = decisions.get(p)
+        if decision is None:
+            decision = decisions[p] = decide(p)
+        if decision == keep_nodes:
+            if not isinstance(o, Literal):
+                kept.append((s, p, o))
+        elif decision == is_type:
+            if o.startswith(_OA):
+                evidence.add(s)
+            else:
+                kept.append((s, p, o))
+        elif decision == keep_all:
+            kept.append((s, p, o))
+    return {t for t in kept if t[0] not in evidence}
+
+
+def _individuals(facts: Iterable[Triple], ontology: Ontology) -> set:
+    """The nodes that are ours to say things about: records, actors, concepts, samples …"""
+    nodes, classes = set(), set()
+    for s, p, o in facts:
+        nodes.add(s)
+        if p == _TYPE:
+            classes.add(o)
+        elif not isinstance(o, Literal):
+            nodes.add(o)
+    return {
+        n for n in nodes
+        if n not in classes and n not in ontology.terms and not _in_vocabulary(n)
+    }
+
+
+# ---------------------------------------------------------------------------------------------
+# The closure
+
+
+@dataclass(frozen=True)
+class _Plan:
+    """What a new triple (s, p, o) of one predicate p fires, worked out once per predicate."""
+
+    superproperties: tuple  # prp-spo1 / prp-eqp: (s, q, o) for each, through the agenda
+    subject_types: frozenset  # prp-dom, with every superclass of the domains (cax-sco)
+    object_types: frozenset  # prp-rng, likewise
+    inverses: tuple  # prp-inv1/2: (o, q, s)
+    symmetric: bool  # prp-symp: (o, p, s)
+    transitive: bool  # prp-trp
+    chain_steps: tuple  # prp-spo2: (chain, position of p in it)
+
+
+class _Closure:
+    """Forward chaining over indexed triples; each new triple fires its rules exactly once.
+
+    Rules (names of the OWL 2 RL rule table): cax-sco / cax-eqc (superclasses), prp-spo1 /
+    prp-eqp (superproperties), prp-dom, prp-rng, prp-inv1/2, prp-symp, prp-trp, prp-spo2 (chains).
+    A type is added together with all its superclasses, and nothing fires on types afterwards
+    (keys are looked up from the index), so type triples never go through the agenda. Triples with
+    a literal object fire only prp-spo1 and prp-dom: the others would give a literal subject,
+    which is never output.
+    """
+
+    def __init__(self, ontology: Ontology):
+        self.ontology = ontology
+        self.out = defaultdict(lambda: defaultdict(set))  # predicate -> subject -> objects
+        self.into = defaultdict(lambda: defaultdict(set))  # predicate -> object -> subjects
+        self.agenda: list[Triple] = []
+        self._plans: dict = {}
+        self._class_closures: dict = {}
+
+    def __iter__(self):
+        for p, by_subject in self.out.items():
+            for s, objects in by_subject.items():
+                for o in objects:
+                    yield (s, p, o)
+
+    def _classes(self, cls) -> frozenset:
+        """`cls` and all its superclasses."""
+        closed = self._class_closures.get(cls)
+        if closed is None:
+            closed = frozenset({cls}) | self.ontology.superclasses.get(cls, frozenset())
+            self._class_closures[cls] = closed
+        return closed
+
+    def _plan(self, p) -> _Plan:
+        plan = self._plans.get(p)
+        if plan is None:
+            onto = self.ontology
+
+            def typed(classes):
+                return frozenset(c for cls in classes for c in self._classes(cls))
+
+            plan = self._plans[p] = _Plan(
+                superproperties=tuple(onto.superproperties.get(p, ())),
+                subject_types=typed(onto.domains.get(p, ())),
+                object_types=typed(onto.ranges.get(p, ())),
+                inverses=tuple(onto.inverses.get(p, ())),
+                symmetric=p in onto.symmetric,
+                transitive=p in onto.transitive,
+                chain_steps=tuple(
+                    (chain, i) for chain in onto.chains
+                    for i, (prop, _) in enumerate(chain.steps) if prop == p
+                ),
+            )
+        return plan
+
+    def add_types(self, node, classes: Iterable) -> None:
+        known = self.out[_TYPE][node]
+        into = self.into[_TYPE]
+        for c in classes:
+            if c not in known:
+                known.add(c)
+                into[c].add(node)
+
+    def add(self, s, p, o) -> None:
+        if p == _TYPE:
+            self.add_types(s, self._classes(o))
+            return
+        objects = self.out[p][s]
+        if o not in objects:
+            objects.add(o)
+            self.into[p][o].add(s)
+            self.agenda.append((s, p, o))
+
+    def run(self) -> None:
+        add, add_types, plan_of = self.add, self.add_types, self._plan
+        while self.agenda:
+            s, p, o = self.agenda.pop()
+            plan = plan_of(p)
+            for q in plan.superproperties:
+                add(s, q, o)
+            if plan.subject_types:
+                add_types(s, plan.subject_types)
+            if isinstance(o, Literal):
+                continue
+            if plan.object_types:
+                add_types(o, plan.object_types)
+            for q in plan.inverses:
+                add(o, q, s)
+            if plan.symmetric:
+                add(o, p, s)
+            if plan.transitive:
+                for after in list(self.out[p].get(o, ())):
+                    add(s, p, after)
+                for before in list(self.into[p].get(s, ())):
+                    add(before, p, o)
+            for chain, position in plan.chain_steps:
+                self._extend(chain, position, s, o)
+
+    def _extend(self, chain: Chain, position: int, s, o) -> None:
+        """prp-spo2: every path through the chain that uses the edge (s, p, o) at `position`."""
+        inverted = chain.steps[position][1]
+        left_node, right_node = (o, s) if inverted else (s, o)
+        starts = {left_node}
+        for prop, inv in reversed(chain.steps[:position]):  # walk back to x0
+            index = self.out[prop] if inv else self.into[prop]
+            starts = {n for x in starts for n in index.get(x, ())}
+        ends = {right_node}
+        for prop, inv in chain.steps[position + 1:]:  # walk on to xn
+            index = self.into[prop] if inv else self.out[prop]
+            ends = {n for x in ends for n in index.get(x, ())}
+        for start in starts:
+            if isinstance(start, Literal):
+                continue
+            for end in ends:
+                self.add(start, chain.result, end)
+
+
+class _SameAs:
+    """Union-find over nodes; the representative of a group is chosen by `canonical`."""
+
+    def __init__(self):
+        self.parent = {}
+
+    def find(self, node):
+        parent = self.parent.get(node, node)
+        if parent == node:
+            return node
+        root = self.find(parent)
+        self.parent[node] = root
+        return root
+
+    def union(self, a, b) -> bool:
+        ra, rb = self.find(a), self.find(b)
+        if ra == rb:
+            return False
+        self.parent[rb] = ra
+        return True
+
+    def groups(self) -> list[set]:
+        by_root = defaultdict(set)
+        for node in list(self.parent):
+            by_root[self.find(node)].add(node)
+            by_root[self.find(node)].add(self.find(node))
+        return [g for g in by_root.values() if len(g) > 1]
+
+
+def _key_groups(closure: _Closure, ontology: Ontology, same: _SameAs) -> list[list]:
+    """prp-key, done right: instances of a keyed class with equal values for *every* key property.
+
+    Instances are grouped by the tuple of their key values (one tuple per combination when a
+    property has several values), so this is linear in the instances, not quadratic.
+    """
+    merged = []
+    for cls, props in ontology.keys:
+        by_value = defaultdict(set)
+        for instance in {same.find(x) for x in closure.into[_TYPE].get(cls, ())}:
+            values = [
+                {v if isinstance(v, Literal) else same.find(v) for v in closure.out[p].get(instance, ())}
+                for p in props
+            ]
+            for combination in itertools.product(*values):  # empty if any key value is missing
+                by_value[combination].add(instance)
+        merged.extend(sorted(group, key=str) for group in by_value.values() if len(group) > 1)
+    return merged
+
+
+def _saturate(facts: Iterable[Triple], ontology: Ontology) -> set[Triple]:
+    """The OWL 2 RL closure of `facts`, owl:sameAs groups included as `root owl:sameAs alias`.
+
+    Aliases keep their own facts; `clean` maps them onto the canonical node in the end.
+    """
+    closure = _Closure(ontology)
+    same = _SameAs()
+    for s, p, o in facts:
+        if p == _SAME_AS:
+            same.union(s, o)
+        else:
+            closure.add(s, p, o)
+    renamed = set()
+    pending = [n for g in same.groups() for n in g]
+    while True:
+        # eq-rep-s / eq-rep-o: give every fact of an alias to its group's root as well. What the
+        # rules derive later from the alias's facts, they derive from the root's copies too.
+        for alias in pending:
+            root = same.find(alias)
+            if alias == root or alias in renamed:
+                continue
+            renamed.add(alias)
+            for p in list(closure.out):
+                for o in list(closure.out[p].get(alias, ())):
+                    closure.add(root, p, o if isinstance(o, Literal) else same.find(o))
+            for p in list(closure.into):
+                for s in list(closure.into[p].get(alias, ())):
+                    closure.add(same.find(s), p, root)
+        closure.run()
+        pending = []
+        for group in _key_groups(closure, ontology, same):
+            for other in group[1:]:
+                if same.union(group[0], other):
+                    pending.extend(group)
+        if not pending:
+            break
+        # A merge may have made an earlier root an alias: its facts move on too.
+        pending.extend(n for g in same.groups() for n in g)
+    triples = set(closure)
+    for group in same.groups():
+        root = next(iter(group))
+        triples.update((root, _SAME_AS, node) for node in group)
+    return triples
+
+
+# ---------------------------------------------------------------------------------------------
+# Cleaning
+
+
+def _canonical(group: set, with_doi: set):
+    """The node that stands for an owl:sameAs group: the one with a DOI, else a stable choice."""
+    return min(group, key=lambda n: (n not in with_doi, isinstance(n, BNode), len(n), str(n)))
+
+
+def clean(
+    closure: set[Triple],
+    *,
+    knowledge: set[Triple],
+    ontology: Ontology,
+) -> set[Triple]:
+    """The new, meaningful triples of a closure of `knowledge` (see `knowledge()`) and the ontology.
+
+    - owl:sameAs groups are rewritten onto their canonical node (the record with a bibo:doi), and
+      each alias gets one `alias owl:sameAs canonical` link;
+    - the subject must be one of our individuals (records, actors, concepts …), never a literal,
+      a blank-node property, a class, a property or a node of the RDF / RDFS / OWL vocabulary;
+    - no type of the vocabulary (owl:Thing, rdfs:Resource …), no literal of a property the
+      ontology does not speak of, no study related to itself;
+    - nothing already asserted (in `knowledge` or the ontology's facts).
+
+    Anything asserted but left out of `knowledge` (evidence, idle literals) can never come out of
+    this function, so subtracting `knowledge` is subtracting everything asserted.
+    """
+    same = _SameAs()
+    for s, p, o in closure:
+        if p == _SAME_AS and not isinstance(s, Literal) and not isinstance(o, Literal):
+            same.union(s, o)
+    representative = {}
+    with_doi = {s for s, p, _ in knowledge if p == _DOI}
+    for group in same.groups():
+        root = _canonical(group, with_doi)
+        representative.update((node, root) for node in group)
+
+    # Only triples that are new, or that mention an alias (and so may be new once rewritten),
+    # need looking at: a set difference first keeps this pass small.
+    candidates = closure - knowledge - ontology.facts
+    if representative:
+        candidates |= {t for t in closure if t[0] in representative or t[2] in representative}
+
+    ours = _individuals(knowledge, ontology) | _individuals(ontology.facts, ontology)
+    related = ontology.related_properties()
+    result = set()
+    for s, p, o in candidates:
+        if p == _SAME_AS or isinstance(s, Literal) or isinstance(p, BNode):
+            continue
+        s = representative.get(s, s)
+        if isinstance(o, Literal):
+            if p not in ontology.properties:
+                continue
+        else:
+            o = representative.get(o, o)
+            if isinstance(o, BNode) and p == _TYPE:
+                continue
+        if s not in ours or (p != _TYPE and _in_vocabulary(p)) or _in_vocabulary(o):
+            continue
+        if s == o and p in related:
+            continue
+        result.add((s, p, o))
+    for alias, root in representative.items():
+        if alias != root and alias in ours:
+            result.add((alias, _SAME_AS, root))
+    return result - knowledge - ontology.facts
+
+
+# ---------------------------------------------------------------------------------------------
+# Entry points
+
+STUDY_LINKS = frozenset({COMM.relatedStudy, COMM.sharesTheoryWith, COMM.sharesMethodWith,
+                         COMM.sharesConditionWith, COMM.sharesOrganisationTypeWith})
+
+
+def reason_triples(
+    asserted: Iterable[Triple],
+    ontology: Ontology,
+    *,
+    exclude: Collection[URIRef] = frozenset(),
+) -> set[Triple]:
+    """`reason` on plain triples and a compiled ontology (no rdflib.Graph in or out).
+
+    `asserted` may be the whole asserted graph or only its `knowledge()` (e.g. collected record
+    by record in worker processes): the result is the same.
+    """
+    if exclude:
+        ontology = dataclasses.replace(
+            ontology, chains=tuple(c for c in ontology.chains if c.result not in exclude))
+    facts = knowledge(asserted, ontology)
+    closure = _saturate(facts | ontology.facts, ontology)
+    inferred = clean(closure, knowledge=facts, ontology=ontology)
+    return {t for t in inferred if t[1] not in exclude} if exclude else inferred
+
+
+def reason(
+    asserted: rdflib.Graph,
+    ontology: rdflib.Graph,
+    *,
+    exclude: Collection[URIRef] = frozenset(),
+) -> rdflib.Graph:
+    """The new, meaningful triples that the OWL 2 RL `ontology` infers from `asserted`.
+
+    Nothing asserted, nothing axiomatic, nothing about the RDF/OWL vocabulary; owl:sameAs aliases
+    (a commentary's cited article) come out rewritten onto the canonical record, plus one
+    `alias owl:sameAs canonical` link each.
+
+    `exclude` names properties not to materialise: their property chains are not run and none of
+    their triples is output. The study-to-study links (`STUDY_LINKS`) grow with the square of
+    the number of records (every pair of studies that use interviews): at corpus scale, pass
+    `exclude=STUDY_LINKS` and let the queries join through the shared concept instead.
+    """
+    return _graph(reason_triples(asserted, compile_ontology(ontology), exclude=exclude))
+
+
+def _graph(triples: Iterable[Triple]) -> rdflib.Graph:
+    graph = rdflib.Graph()
+    graph.bind("comm", COMM)
+    graph.bind("concept", CONCEPT)
+    graph.bind("owl", OWL)
+    graph.bind("bibo", BIBO)
+    for t in triples:
+        graph.add(t)
+    return graph
+
+
+def reason_with_owlrl(asserted: rdflib.Graph, ontology: rdflib.Graph) -> rdflib.Graph:
+    """The reference: a plain owlrl closure of ontology + asserted, cleaned like `reason`.
+
+    Slow (about 750 triples/s): for tests and benchmarks. owlrl's prp-key is replaced by a
+    correct one (`_FixedKeys`).
+    """
+    import owlrl  # only the reference needs it
+
+    class _FixedKeys(owlrl.OWLRL_Semantics):
+        """owlrl 7.6.2 with prp-key comparing every key property (its own skips the last)."""
+
+        def rules(self, t, cycle_num):
+            if t[1] != OWL.hasKey:
+                return super().rules(t, cycle_num)
+            cls, props = t[0], list(self.graph.items(t[2]))
+            by_value = defaultdict(set)
+            for x in self.graph.subjects(RDF.type, cls):
+                values = [set(self.graph.objects(x, p)) for p in props]
+                for combination in itertools.product(*values):
+                    by_value[combination].add(x)
+            for group in by_value.values():
+                first, *others = sorted(group, key=str)
+                for other in others:
+                    if (first, OWL.sameAs, other) not in self.graph:
+                        self.store_triple((first, OWL.sameAs, other))
+
+    compiled = compile_ontology(ontology)
+    graph = rdflib.Graph()
+    for t in itertools.chain(ontology, asserted):
+        graph.add(t)
+    owlrl.DeductiveClosure(_FixedKeys, axiomatic_triples=False).expand(graph)
+    inferred = clean(set(graph), knowledge=knowledge(asserted, compiled), ontology=compiled)
+    return _graph(inferred)

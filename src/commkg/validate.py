@@ -1,0 +1,125 @@
+"""SHACL validation of a build: is every record well formed (ontology/shapes.ttl)?
+
+    asserted + evidence triples ──pySHACL──▶ report graph ──▶ [Violation] ──▶ readable lines
+
+The shapes describe what the extractor writes, so they run on the asserted graph with its
+evidence, without the ontology and without inference (and so without the reasoner's cost).
+Each violation is named by its focus node, path and message, and by the record file it came
+from (comm:sourceFile of the record the focus node belongs to), which is what a person fixes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+import rdflib
+from rdflib import Literal, URIRef
+from rdflib.namespace import SH
+
+from commkg.errors import CommkgError
+from commkg.export import compact, load_build
+from commkg.resources import ontology_file
+
+Triple = tuple
+
+COMM = rdflib.Namespace("https://w3id.org/commkg/ontology#")
+OA = rdflib.Namespace("http://www.w3.org/ns/oa#")
+SHAPES_FILE = "shapes.ttl"
+
+
+class ValidationError(CommkgError):
+    """The shapes or the build cannot be read (not: the build has violations)."""
+
+
+@dataclass(frozen=True, order=True)
+class Violation:
+    source_file: str  # the record's file name, "" when the focus node belongs to no record
+    focus: str
+    path: str  # a prefixed name where one fits, "" for a node-level constraint
+    message: str
+    severity: str  # Violation, Warning or Info (the shapes use only Violation for now)
+
+    def line(self) -> str:
+        where = self.source_file or "(no record)"
+        path = f" {self.path}" if self.path else ""
+        return f"{where}: {compact(self.focus)}{path}: {self.message}"
+
+
+@dataclass(frozen=True)
+class ValidationReport:
+    violations: tuple[Violation, ...]  # sorted by file, focus node, path, message
+
+    @property
+    def conforms(self) -> bool:
+        return not any(v.severity == "Violation" for v in self.violations)
+
+    def text(self) -> str:
+        """The report for people: one line per violation, then a summary line."""
+        lines = [v.line() for v in self.violations]
+        if self.conforms and not lines:
+            lines.append("conforms: every record is well formed")
+        else:
+            files = {v.source_file for v in self.violations}
+            lines.append(f"{len(self.violations)} violation(s) in {len(files)} record(s)")
+        return "\n".join(lines) + "\n"
+
+
+def load_shapes(path: Path | None = None) -> rdflib.Graph:
+    path = Path(path) if path else ontology_file(SHAPES_FILE)
+    try:
+        return rdflib.Graph().parse(path, format="turtle")
+    except Exception as error:  # noqa: BLE001 - any parse failure means the same to the user
+        raise ValidationError(f"cannot read the shapes {path}: {error}") from None
+
+
+def validate_triples(triples: Iterable[Triple], *, shapes: rdflib.Graph | None = None) -> ValidationReport:
+    """Validate asserted triples with their evidence (e.g. a build's merged asserted set)."""
+    import pyshacl  # imported here: a second or so, paid only by the commands that validate
+
+    data = rdflib.Graph()
+    for triple in triples:
+        data.add(triple)
+    _, report, text = pyshacl.validate(
+        data, shacl_graph=shapes if shapes is not None else load_shapes(),
+        inference="none", advanced=True, allow_warnings=True)
+    if not isinstance(report, rdflib.Graph):  # pySHACL's ValidationFailure: the shapes are wrong
+        raise ValidationError(f"the shapes cannot be used: {text}")
+    return ValidationReport(tuple(sorted(_violations(report, data))))
+
+
+def validate_build(build_dir: Path, *, shapes_file: Path | None = None) -> ValidationReport:
+    """Validate the asserted and evidence graphs of the build in `build_dir`."""
+    graphs = load_build(Path(build_dir))
+    return validate_triples(graphs["asserted"] | graphs["evidence"], shapes=load_shapes(shapes_file))
+
+
+def _violations(report: rdflib.Graph, data: rdflib.Graph) -> Iterable[Violation]:
+    for result in report.subjects(rdflib.RDF.type, SH.ValidationResult):
+        focus = report.value(result, SH.focusNode)
+        path = report.value(result, SH.resultPath)
+        message = report.value(result, SH.resultMessage)
+        severity = report.value(result, SH.resultSeverity)
+        yield Violation(
+            source_file=_source_file(data, focus),
+            focus=str(focus),
+            path=compact(str(path)) if isinstance(path, URIRef) else "",
+            message=str(message) if message is not None else "does not conform",
+            severity=str(severity).rsplit("#", 1)[-1] if severity is not None else "Violation",
+        )
+
+
+def _source_file(data: rdflib.Graph, focus) -> str:
+    """The file of the record `focus` belongs to: its own comm:sourceFile, the one of a record
+    that links to it (a sample size, an actor), or of the record an annotation targets."""
+    candidates = [focus]
+    candidates += [s for s in data.subjects(None, focus)]
+    candidates += [data.value(target, OA.hasSource) for target in data.objects(focus, OA.hasTarget)]
+    for candidate in candidates:
+        if candidate is None:
+            continue
+        names = sorted(str(o) for o in data.objects(candidate, COMM.sourceFile) if isinstance(o, Literal))
+        if names:
+            return names[0]
+    return ""

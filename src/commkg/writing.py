@@ -1,0 +1,214 @@
+"""Writing output files: atomically (never half a file) and deterministically (the same triples
+give the same bytes, whatever the order they were added in and whatever PYTHONHASHSEED is).
+
+rdflib's own Turtle serializer is not used: it labels blank nodes at random and leaves the
+layout to rdflib's version. The Turtle written here is a plain, sorted form that any Turtle
+parser reads: one block per subject (sorted by IRI), `a` first, then the predicates sorted by
+IRI, each object list sorted; only ASCII-safe prefixed names, everything else as <IRI>.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import tempfile
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from pathlib import Path
+from typing import TextIO
+
+from rdflib import RDF, XSD, BNode, Literal, URIRef
+from rdflib.graph import Graph
+
+Triple = tuple
+
+# A conservative subset of Turtle's PN_LOCAL: no escapes, no dots, nothing a 2004-era parser
+# could misread. Anything else is written as a full <IRI>, which is always valid.
+_SAFE_LOCAL = re.compile(r"[A-Za-z_][A-Za-z0-9_-]*\Z")
+_SAFE_PREFIX = re.compile(r"[A-Za-z][A-Za-z0-9_-]*\Z")
+_INTEGER = re.compile(r"[+-]?[0-9]+\Z")
+# Characters no IRI may contain. An IRI holding one (an upstream bug, or a DOI with odd
+# characters) is written with them percent-encoded, as RFC 3987 maps them to a URI: a \\uXXXX
+# escape would be the same IRI, but strict parsers (raptor) rightly refuse it.
+_IRI_UNSAFE = re.compile(r'[\x00-\x20<>"{}|^`\\\x7f]')
+_STRING_ESCAPES = {'"': '\\"', "\\": "\\\\", "\n": "\\n", "\r": "\\r", "\t": "\\t"}
+_STRING_UNSAFE = re.compile(r'["\\\x00-\x1f\x7f]')
+
+
+def _uchar(character: str) -> str:
+    return f"\\u{ord(character):04X}"
+
+
+# ------------------------------------------------------------------------------ atomic files
+
+def _file_mode() -> int:
+    """The mode a newly created file gets here (0o666 less the umask): mkstemp's 0o600 would
+    make the outputs unreadable to the other users of a shared folder."""
+    umask = os.umask(0)
+    os.umask(umask)
+    return 0o666 & ~umask
+
+
+def _stage(path: Path, write: Callable[[TextIO], None]) -> str:
+    """Write a complete temporary file beside `path` (same folder, so that the rename is
+    atomic) and return its name; on any failure the temporary file is removed."""
+    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(handle, "w", encoding="utf-8", newline="\n") as stream:
+            write(stream)
+            stream.flush()
+            os.fsync(stream.fileno())  # the bytes are on disk before the rename makes them visible
+        os.chmod(temporary, _file_mode())
+    except BaseException:
+        # BaseException too: a Ctrl-C mid-write must not leave a .tmp file behind either.
+        Path(temporary).unlink(missing_ok=True)
+        raise
+    return temporary
+
+
+def write_files_atomically(writers: Mapping[Path, Callable[[TextIO], None]]) -> list[Path]:
+    """Write several files as one step: each `write(stream)` fills a temporary file in the
+    target's folder, and only when all of them are complete are they renamed into place. A
+    failure while writing any of them leaves every previous file as it was, and no temporary
+    file behind. UTF-8, '\\n' line ends. Returns the paths, in the given order."""
+    staged: list[tuple[Path, str]] = []
+    try:
+        for path, write in writers.items():
+            staged.append((Path(path), _stage(Path(path), write)))
+    except BaseException:
+        for _, temporary in staged:
+            Path(temporary).unlink(missing_ok=True)
+        raise
+    for path, temporary in staged:
+        os.replace(temporary, path)
+    return [path for path, _ in staged]
+
+
+def write_file_atomically(path: Path, write: Callable[[TextIO], None]) -> Path:
+    """One file, written as `write_files_atomically` writes several."""
+    return write_files_atomically({Path(path): write})[0]
+
+
+# ------------------------------------------------------------------------------ sorted Turtle
+
+class TurtleForms:
+    """How each term is written: prefixed name where that is safe, else <IRI>; literals with
+    escapes; blank nodes relabelled _:b1, _:b2 … in a canonical order."""
+
+    def __init__(self, prefixes: Mapping[str, str], blank_labels: Mapping[BNode, str] | None = None):
+        for prefix in prefixes:
+            if not _SAFE_PREFIX.match(prefix):
+                raise ValueError(f"prefix {prefix!r} is not a plain Turtle prefix name")
+        # Longest namespace first, so `concept:` wins over a shorter namespace that contains it.
+        self._namespaces = sorted(((str(iri), prefix) for prefix, iri in prefixes.items()),
+                                  key=lambda item: (-len(item[0]), item[1]))
+        self._blank_labels = dict(blank_labels or {})
+        self._written: dict = {}
+        self.used_prefixes: set[str] = set()
+
+    def iri(self, iri: URIRef) -> str:
+        text = str(iri)
+        for namespace, prefix in self._namespaces:
+            if text.startswith(namespace) and _SAFE_LOCAL.match(text[len(namespace):]):
+                self.used_prefixes.add(prefix)
+                return f"{prefix}:{text[len(namespace):]}"
+        return "<" + _IRI_UNSAFE.sub(lambda m: f"%{ord(m.group()):02X}", text) + ">"
+
+    def literal(self, literal: Literal) -> str:
+        lexical = str(literal)
+        if literal.datatype == XSD.integer and _INTEGER.match(lexical):
+            return lexical
+        quoted = '"' + _STRING_UNSAFE.sub(lambda m: _STRING_ESCAPES.get(m.group(), None) or _uchar(m.group()),
+                                          lexical) + '"'
+        if literal.language:
+            return f"{quoted}@{literal.language}"
+        if literal.datatype is not None and literal.datatype != XSD.string:
+            return f"{quoted}^^{self.iri(literal.datatype)}"
+        return quoted
+
+    def term(self, term) -> str:
+        # Memoised: a corpus repeats the same predicates, concepts and classes millions of times.
+        written = self._written.get(term)
+        if written is None:
+            if isinstance(term, URIRef):
+                written = self.iri(term)
+            elif isinstance(term, BNode):
+                written = "_:" + self._blank_labels[term]
+            elif isinstance(term, Literal):
+                written = self.literal(term)
+            else:
+                raise TypeError(f"cannot write {term!r} as a Turtle term")
+            self._written[term] = written
+        return written
+
+
+def _term_order(term) -> tuple:
+    """A total order on RDF terms that depends on nothing but the terms themselves."""
+    if isinstance(term, URIRef):
+        return (0, str(term), "", "")
+    if isinstance(term, BNode):
+        return (1, str(term), "", "")
+    return (2, str(term), str(term.datatype or ""), term.language or "")
+
+
+_RDF_TYPE = str(RDF.type)
+
+
+def _predicate_order(predicate) -> tuple:
+    text = str(predicate)
+    return (text != _RDF_TYPE, text)  # rdf:type (`a`) first, as people expect
+
+
+def _canonical_blank_nodes(triples: list[Triple]) -> tuple[list[Triple], dict[BNode, str]]:
+    """Blank nodes get random labels, so relabel them by rdflib's canonical algorithm (RGDA1):
+    the same graph then gives the same labels. Graphs without blank nodes skip the cost."""
+    if not any(isinstance(s, BNode) or isinstance(o, BNode) for s, _, o in triples):
+        return triples, {}
+    from rdflib.compare import to_canonical_graph  # only needed for graphs with blank nodes
+
+    graph = Graph()
+    for triple in triples:
+        graph.add(triple)
+    canonical = list(to_canonical_graph(graph))
+    blanks = sorted({term for triple in canonical for term in triple if isinstance(term, BNode)}, key=str)
+    return canonical, {blank: f"b{number}" for number, blank in enumerate(blanks, start=1)}
+
+
+def turtle_blocks(triples: Iterable[Triple], forms: TurtleForms) -> Iterator[str]:
+    """The statements of `triples`, one sorted block per subject, each ending in '.\\n'."""
+    # Grouping first and sorting each level on its own computes each sort key once per term,
+    # not once per triple: several times faster than sorting the triples at corpus scale.
+    by_subject: dict = {}
+    for subject, predicate, obj in triples:
+        by_subject.setdefault(subject, {}).setdefault(predicate, []).append(obj)
+    for subject in sorted(by_subject, key=_term_order):
+        predicates = by_subject[subject]
+        lines = []
+        for predicate in sorted(predicates, key=_predicate_order):
+            objects = [forms.term(obj) for obj in sorted(predicates[predicate], key=_term_order)]
+            verb = "a" if str(predicate) == _RDF_TYPE else forms.term(predicate)
+            one_line = f"{verb} {', '.join(objects)}"
+            if len(objects) == 1 or len(one_line) <= 72:
+                lines.append(one_line)
+            else:  # one object a line, so that a long list stays readable and diffs stay small
+                lines.append(verb + "\n        " + ",\n        ".join(objects))
+        yield forms.term(subject) + " " + " ;\n    ".join(lines) + " .\n"
+
+
+def turtle_lines(graph: Iterable[Triple], prefixes: Mapping[str, str]) -> Iterator[str]:
+    """The whole Turtle document for `graph` (an rdflib Graph or any iterable of triples):
+    the @prefix lines of the prefixes it uses, a blank line, then the subject blocks."""
+    triples, blank_labels = _canonical_blank_nodes(list(graph))
+    forms = TurtleForms(prefixes, blank_labels)
+    # The body decides which prefixes are used, and the header comes first: render the body
+    # to memory. The sample is small; at scale this is a list of strings, not a second graph.
+    body = list(turtle_blocks(triples, forms))
+    for prefix in sorted(forms.used_prefixes):
+        yield f"@prefix {prefix}: <{prefixes[prefix]}> .\n"
+    for block in body:
+        yield "\n"
+        yield block
+
+
+def write_turtle(stream: TextIO, graph: Iterable[Triple], prefixes: Mapping[str, str]) -> None:
+    for chunk in turtle_lines(graph, prefixes):
+        stream.write(chunk)
