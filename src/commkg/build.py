@@ -22,6 +22,7 @@ from typing import Protocol, TextIO
 
 from rdflib import URIRef
 
+from commkg.cache import RecordCache
 from commkg.corpus import find_records, read_record
 from commkg.errors import CommkgError, RecordError
 from commkg.extract import extract
@@ -81,6 +82,7 @@ class BuildReport:
     errors: tuple[RecordError, ...]  # the records that were skipped, in corpus order
     triples: int  # in the asserted graph, after merging (shared concepts counted once)
     files: tuple[Path, ...] = field(default=())  # the files written, main output first
+    records_extracted: int | None = None  # with --incremental, the records not taken from the cache
 
     @property
     def records_failed(self) -> int:
@@ -164,15 +166,21 @@ def _pooled_results(paths: Sequence[Path], workers: int) -> Iterator[tuple[list[
 
 
 def _extract_all(paths: Sequence[Path], *, strict: bool, workers: int,
-                 bar: ProgressBar) -> tuple[set[Triple], list[RecordError], int]:
+                 bar: ProgressBar, cache: RecordCache | None = None) -> tuple[set[Triple], list[RecordError], int]:
     """The merged triples of every readable record, the errors, and how many records were built.
-    With `strict`, the first error is raised instead (before anything is written)."""
+    With `strict`, the first error is raised instead (before anything is written). With a
+    `cache`, unchanged records come from it and only the others are extracted."""
     merged: set[Triple] = set()  # a set, not a Graph: merging millions of triples into rdflib's store is slow
     errors: list[RecordError] = []
     built = 0
     studies: dict[str, Path] = {}  # study IRI (case-folded for DOIs) → the record that made it
     # closing(): on --strict's early exit, stop the workers now, not when the generator is collected.
-    with closing(_results(paths, workers)) as results:
+    if cache is None:
+        results = _results(paths, workers)
+    else:  # as many workers as the (often few) changed records need
+        results = cache.results(paths, lambda missing: _results(
+            missing, min(workers, _worker_count(len(missing), None))))
+    with closing(results) as results:
         for path, (triples, reason) in zip(paths, results):
             bar.update(1)
             if reason is None:
@@ -229,13 +237,16 @@ def build_corpus(
     strict: bool = False,
     workers: int | None = None,
     progress: ProgressFactory | None = None,
+    incremental: bool = False,
 ) -> BuildReport:
     """Build the graph of every record under `corpus` (None: the bundled sample) into `out_dir`.
 
     A record that cannot be read is skipped and listed in the report's `errors`; with `strict`
     the first one is raised (a RecordError) and nothing is written. `workers` is the number of
     extraction processes (None: one per core for long corpora, else one). `progress(total)`
-    returns a context manager whose `.update(1)` is called once per record.
+    returns a context manager whose `.update(1)` is called once per record. With `incremental`,
+    records unchanged since the last incremental build into `out_dir` are taken from its cache
+    (`out_dir/.cache`, cache.py) instead of being extracted again; the output is the same.
     Raises CorpusError for a corpus that is not a folder of records, OutputError when the output
     cannot be written; previous output files are left intact in every failure.
     """
@@ -244,15 +255,17 @@ def build_corpus(
     paths = _record_paths(corpus)
     _check_out_dir(out_dir)
 
+    cache = RecordCache(out_dir) if incremental else None
     with (progress(len(paths)) if progress else nullcontext(_NoProgress())) as bar:
         asserted, errors, built = _extract_all(
-            paths, strict=strict, workers=_worker_count(len(paths), workers), bar=bar)
+            paths, strict=strict, workers=_worker_count(len(paths), workers), bar=bar, cache=cache)
 
     files = _write_outputs(out_dir, {
         ASSERTED_FILE: partial(write_turtle, graph=asserted, prefixes=OUTPUT_PREFIXES),
     })
     return BuildReport(corpus=corpus, out_dir=out_dir, records_built=built, errors=tuple(errors),
-                       triples=len(asserted), files=files)
+                       triples=len(asserted), files=files,
+                       records_extracted=cache.misses if cache else len(paths))
 
 
 class _NoProgress:

@@ -77,7 +77,10 @@ def _progress_bar(total: int):
               help="Stop at the first record that cannot be read, and write nothing.")
 @click.option("--workers", type=click.IntRange(min=1), metavar="N",
               help="Extraction processes [default: one per core from 50 records on, else 1].")
-def build(corpus: Path | None, out_dir: Path, strict: bool, workers: int | None) -> None:
+@click.option("--incremental", is_flag=True,
+              help="Re-extract only the records changed since the last --incremental build into "
+                   "OUT (cache in OUT/.cache); the output is the same as a full build's.")
+def build(corpus: Path | None, out_dir: Path, strict: bool, workers: int | None, incremental: bool) -> None:
     """Build the knowledge graph of CORPUS, a folder of plain-text study records (one per .txt
     file, subfolders included; default: the bundled sample of five records).
 
@@ -91,13 +94,15 @@ def build(corpus: Path | None, out_dir: Path, strict: bool, workers: int | None)
       commkg build                              # the sample -> output/asserted.ttl
       commkg build ~/records --out ~/graph      # your own corpus
       commkg build ~/records --strict           # stop at the first bad record
+      commkg build ~/records --incremental      # re-extract only the changed records
     """
     # Imported here, not at the top: `commkg --help` should not wait for rdflib to load.
     from commkg.build import CorpusError, build_corpus
     from commkg.errors import CommkgError, RecordError
 
     try:
-        report = build_corpus(corpus, out_dir, strict=strict, workers=workers, progress=_progress_bar)
+        report = build_corpus(corpus, out_dir, strict=strict, workers=workers, progress=_progress_bar,
+                              incremental=incremental)
     except RecordError as error:  # only with --strict
         raise click.ClickException(f"{_one_line(error.path)}: {_one_line(error.reason)} "
                                    "(stopped by --strict; previous outputs left as they were)")
@@ -108,6 +113,10 @@ def build(corpus: Path | None, out_dir: Path, strict: bool, workers: int | None)
 
     for error in report.errors:
         click.echo(f"commkg: skipped {_one_line(error.path)}: {_one_line(error.reason)}", err=True)
+    if incremental:
+        total = report.records_built + report.records_failed
+        click.echo(f"commkg: {report.records_extracted} of {total} records extracted, "
+                   "the others taken from the cache", err=True)
     click.echo(f"built {report.records_built} records ({report.records_failed} with errors), "
                f"{report.triples} triples -> {report.asserted_file}")
     if report.errors:
@@ -259,3 +268,125 @@ def view(study: str | None, concept: str | None, out_file: Path, graph_file: Pat
     except OSError as error:
         raise click.ClickException(f"cannot write {out_file}: {error.strerror or error}")
     click.echo(f"wrote {out_file}")
+
+
+# --------------------------------------------------------------------------- data teams (issue 5)
+
+def _build_folder_option(function):
+    return click.option("--build", "build_dir", default="output", show_default=True, metavar="DIR",
+                        type=click.Path(file_okay=False, path_type=Path),
+                        help="The folder `commkg build` wrote.")(function)
+
+
+@main.command("export", short_help="Write the graph as Turtle, N-Triples, N-Quads, TriG, JSON-LD or GraphML.")
+@click.option("--format", "format_", required=True,
+              type=click.Choice(["ttl", "nt", "nq", "trig", "jsonld", "graphml"]),
+              help="ttl, nt (no graph names); nq, trig, jsonld (named graphs); graphml (nodes and edges).")
+@click.option("--graph", "graph", default="all", show_default=True,
+              type=click.Choice(["asserted", "inferred", "evidence", "ontology", "provenance", "all"]),
+              help="Which named graph; all = ontology, asserted, inferred and evidence.")
+@_build_folder_option
+@click.option("--out", "out", default="-", show_default=True, metavar="FILE|-",
+              help="File to write (atomically), or - for stdout; with --split-size, a folder.")
+@click.option("--split-size", type=click.IntRange(min=1), metavar="N",
+              help="With --format nq: write files of at most N quads each (commkg-00001.nq …) into --out.")
+def export_command(format_: str, graph: str, build_dir: Path, out: str, split_size: int | None) -> None:
+    """Export the build in DIR (graph.trig, else asserted.ttl) in a standard format. The output
+    is byte-identical for the same build, whatever machine or PYTHONHASHSEED.
+
+    ttl and nt merge the chosen graphs; trig, nq and jsonld keep each named graph
+    (https://w3id.org/commkg/graph/asserted …); graphml draws the asserted and inferred
+    knowledge for Gephi or Cytoscape (labels from skos:prefLabel / rdfs:label).
+
+    \b
+    Example:
+      commkg export --format nt --graph inferred > inferred.nt
+      commkg export --format trig > all.trig
+      commkg export --format jsonld --out graph.jsonld
+      commkg export --format graphml > graph.graphml
+      commkg export --format nq --split-size 1000000 --out bulk/    # for bulk loaders
+    """
+    import io
+
+    from commkg.errors import CommkgError
+    from commkg.export import export, load_build, select, write_split_nquads
+    from commkg.writing import write_file_atomically
+
+    if split_size is not None and format_ != "nq":
+        raise _BadArgument("--split-size works with --format nq only")
+    if split_size is not None and out == "-":
+        raise _BadArgument("--split-size writes a folder of files: give it with --out DIR")
+    try:
+        graphs = load_build(build_dir)
+        if split_size is not None:
+            paths = write_split_nquads(select(graphs, graph), Path(out), max_quads=split_size)
+            click.echo(f"wrote {len(paths)} N-Quads files to {out}", err=True)
+        elif out == "-":
+            stdout = io.TextIOWrapper(click.get_binary_stream("stdout"), encoding="utf-8", newline="\n")
+            export(stdout, graphs, format=format_, graph=graph)
+            stdout.flush()
+            stdout.detach()  # leave the process's stdout open for click
+        else:
+            write_file_atomically(Path(out), lambda stream: export(stream, graphs, format=format_, graph=graph))
+    except CommkgError as error:
+        raise click.ClickException(_one_line(error))
+    except OSError as error:
+        raise click.ClickException(f"cannot write {_one_line(error.filename or out)}: {error.strerror or error}")
+
+
+@main.command("validate", short_help="Check every record of a build against the SHACL shapes.")
+@_build_folder_option
+def validate_command(build_dir: Path) -> None:
+    """Check the asserted graph and evidence of the build in DIR against ontology/shapes.ttl
+    (a kind, at most one well-formed DOI, years in range, sample sizes with a positive count
+    and a unit, evidence for every fact). Prints one line per violation: record file, focus
+    node, path, message. Exit code 0 when every record conforms, 1 otherwise.
+
+    \b
+    Example:
+      commkg validate                    # the build in ./output
+      commkg validate --build ~/graph
+    """
+    from commkg.errors import CommkgError
+    from commkg.validate import validate_build
+
+    try:
+        report = validate_build(build_dir)
+    except CommkgError as error:
+        raise click.ClickException(_one_line(error))
+    click.echo(report.text(), nl=False)
+    if not report.conforms:
+        raise click.exceptions.Exit(EXIT_FAILED)
+
+
+@main.command("push", short_help="Load the build's named graphs into a triple store (Graph Store Protocol).")
+@click.option("--endpoint", required=True, metavar="URL",
+              help="The store's SPARQL 1.1 Graph Store endpoint, e.g. http://127.0.0.1:8890/sparql-graph-crud.")
+@click.option("--graph", "graphs", multiple=True, metavar="IRI",
+              help="A graph to push (IRI or short name such as asserted); repeatable [default: all of them].")
+@_build_folder_option
+@click.option("--chunk-size", default=50_000, show_default=True, type=click.IntRange(min=1), metavar="N",
+              help="Triples per request: the first request PUTs (replaces the graph), the rest POST.")
+def push_command(endpoint: str, graphs: tuple[str, ...], build_dir: Path, chunk_size: int) -> None:
+    """Send each named graph of the build in DIR to a triple store with the SPARQL 1.1 Graph
+    Store HTTP Protocol (HTTP PUT per graph, N-Triples). Pushing again replaces the graphs.
+
+    Credentials are read from the environment only, never from the command line:
+    COMMKG_PUSH_USER, COMMKG_PUSH_PASSWORD and COMMKG_PUSH_AUTH (basic, the default, or digest).
+
+    \b
+    Example:
+      commkg push --endpoint http://127.0.0.1:8890/sparql-graph-crud
+      commkg push --endpoint http://127.0.0.1:8890/sparql-graph-crud --graph asserted
+      COMMKG_PUSH_USER=dba COMMKG_PUSH_PASSWORD=… COMMKG_PUSH_AUTH=digest \\
+        commkg push --endpoint http://127.0.0.1:8890/sparql-graph-crud-auth
+    """
+    from commkg.errors import CommkgError
+    from commkg.push import push_build
+
+    try:
+        pushed = push_build(endpoint, build_dir, graphs=graphs, chunk_triples=chunk_size)
+    except CommkgError as error:
+        raise click.ClickException(_one_line(error))
+    for result in pushed:
+        click.echo(f"pushed {result.triples} triples -> {result.iri}")

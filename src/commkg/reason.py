@@ -58,7 +58,10 @@ _DECLARATIONS = {
 
 
 # Looked up once: attribute access on an rdflib Namespace costs a microsecond, in loops that run
-# millions of times.
+# millions of times. Every triple handled below is interned (`_interner`), so that a predicate
+# equal to one of these three *is* that object: the hot loops compare with `is`, because rdflib's
+# `==` is a Python-level call. For the same reason they test `type(x) is Literal` rather than
+# isinstance (rdflib's terms go through an ABC instance check).
 _TYPE, _SAME_AS, _DOI, _OA = RDF.type, OWL.sameAs, BIBO.doi, str(OA)
 
 
@@ -97,6 +100,10 @@ class Ontology:
     terms: frozenset  # every class, property and axiom node: never an individual
     properties: frozenset  # properties declared or used in axioms (literals of others are idle)
     facts: frozenset  # ABox triples in the ontology file (e.g. which place is part of which)
+    # One object per distinct term (see `_interner`); knowledge() maps the data onto the same
+    # objects, so the closure's set and dict lookups match by identity and never call rdflib's
+    # slow Python-level __eq__.
+    names: dict = dataclasses.field(default_factory=dict, compare=False, repr=False)
 
     def related_properties(self) -> frozenset:
         """comm:relatedStudy and its sub-properties: a study is never output as related to itself."""
@@ -120,8 +127,22 @@ def _transitive(edges: dict) -> dict:
     return closed
 
 
+def _interner(names: dict):
+    """A function returning, for any term, the one object that stands for it in `names`."""
+    for constant in (_TYPE, _SAME_AS, _DOI):
+        names.setdefault(constant, constant)
+    setdefault = names.setdefault
+    return lambda term: setdefault(term, term)
+
+
 def compile_ontology(ontology: rdflib.Graph) -> Ontology:
     """Read the axioms of `ontology` into lookup tables; raise UnsupportedAxiom for the rest."""
+    names = {}
+    name = _interner(names)
+    ontology = [(name(s), name(p), name(o)) for s, p, o in ontology]
+    graph = rdflib.Graph()
+    for t in ontology:
+        graph.add(t)
     sub_class, sub_prop = defaultdict(set), defaultdict(set)
     domains, ranges, inverses = defaultdict(set), defaultdict(set), defaultdict(set)
     symmetric, transitive, chains, keys = set(), set(), [], []
@@ -132,10 +153,10 @@ def compile_ontology(ontology: rdflib.Graph) -> Ontology:
         node = head
         while node != RDF.nil:
             terms.add(node)
-            node = ontology.value(node, RDF.rest)
+            node = graph.value(node, RDF.rest)
             if node is None:
                 raise UnsupportedAxiom(f"malformed RDF list at {head}")
-        return list(ontology.items(head))
+        return [name(item) for item in graph.items(head)]
 
     def named(node, axiom) -> URIRef:
         if not isinstance(node, URIRef):
@@ -179,8 +200,8 @@ def compile_ontology(ontology: rdflib.Graph) -> Ontology:
         elif p == OWL.propertyChainAxiom:
             steps = []
             for step in items(o):
-                if isinstance(step, BNode) and (step, OWL.inverseOf, None) in ontology:
-                    steps.append((named(ontology.value(step, OWL.inverseOf), (s, p, o)), True))
+                if isinstance(step, BNode) and (step, OWL.inverseOf, None) in graph:
+                    steps.append((named(name(graph.value(step, OWL.inverseOf)), (s, p, o)), True))
                 else:
                     steps.append((named(step, (s, p, o)), False))
             chains.append(Chain(named(s, (s, p, o)), tuple(steps)))
@@ -229,12 +250,13 @@ def compile_ontology(ontology: rdflib.Graph) -> Ontology:
         terms=frozenset(terms),
         properties=frozenset(properties),
         facts=frozenset(facts),
+        names=names,
     )
 
 
 def _in_vocabulary(term) -> bool:
     # str() first: rdflib's own startswith() takes no tuple of prefixes.
-    return isinstance(term, URIRef) and str(term).startswith(_VOCABULARY_NAMESPACES)
+    return type(term) is URIRef and str(term).startswith(_VOCABULARY_NAMESPACES)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -253,6 +275,7 @@ def knowledge(asserted: Iterable[Triple], ontology: Ontology) -> set[Triple]:
     # slowly, and a corpus has millions of triples but a few dozen predicates).
     drop, keep_all, keep_nodes, is_type = 0, 1, 2, 3
     decisions = {}
+    name = _interner(dict(ontology.names))  # a copy: the compiled ontology stays as it is
 
     def decide(p) -> int:
         if p == _TYPE:
@@ -267,15 +290,15 @@ def knowledge(asserted: Iterable[Triple], ontology: Ontology) -> set[Triple]:
         if decision is None:
             decision = decisions[p] = decide(p)
         if decision == keep_nodes:
-            if not isinstance(o, Literal):
-                kept.append((s, p, o))
+            if type(o) is not Literal:
+                kept.append((name(s), name(p), name(o)))
         elif decision == is_type:
             if o.startswith(_OA):
                 evidence.add(s)
             else:
-                kept.append((s, p, o))
+                kept.append((name(s), _TYPE, name(o)))
         elif decision == keep_all:
-            kept.append((s, p, o))
+            kept.append((name(s), name(p), name(o)))
     return {t for t in kept if t[0] not in evidence}
 
 
@@ -284,9 +307,9 @@ def _individuals(facts: Iterable[Triple], ontology: Ontology) -> set:
     nodes, classes = set(), set()
     for s, p, o in facts:
         nodes.add(s)
-        if p == _TYPE:
+        if p is _TYPE:
             classes.add(o)
-        elif not isinstance(o, Literal):
+        elif type(o) is not Literal:
             nodes.add(o)
     return {
         n for n in nodes
@@ -375,7 +398,7 @@ class _Closure:
                 into[c].add(node)
 
     def add(self, s, p, o) -> None:
-        if p == _TYPE:
+        if p is _TYPE:
             self.add_types(s, self._classes(o))
             return
         objects = self.out[p][s]
@@ -393,7 +416,7 @@ class _Closure:
                 add(s, q, o)
             if plan.subject_types:
                 add_types(s, plan.subject_types)
-            if isinstance(o, Literal):
+            if type(o) is Literal:
                 continue
             if plan.object_types:
                 add_types(o, plan.object_types)
@@ -422,7 +445,7 @@ class _Closure:
             index = self.into[prop] if inv else self.out[prop]
             ends = {n for x in ends for n in index.get(x, ())}
         for start in starts:
-            if isinstance(start, Literal):
+            if type(start) is Literal:
                 continue
             for end in ends:
                 self.add(start, chain.result, end)
@@ -468,7 +491,7 @@ def _key_groups(closure: _Closure, ontology: Ontology, same: _SameAs) -> list[li
         by_value = defaultdict(set)
         for instance in {same.find(x) for x in closure.into[_TYPE].get(cls, ())}:
             values = [
-                {v if isinstance(v, Literal) else same.find(v) for v in closure.out[p].get(instance, ())}
+                {v if type(v) is Literal else same.find(v) for v in closure.out[p].get(instance, ())}
                 for p in props
             ]
             for combination in itertools.product(*values):  # empty if any key value is missing
@@ -485,7 +508,7 @@ def _saturate(facts: Iterable[Triple], ontology: Ontology) -> set[Triple]:
     closure = _Closure(ontology)
     same = _SameAs()
     for s, p, o in facts:
-        if p == _SAME_AS:
+        if p is _SAME_AS:
             same.union(s, o)
         else:
             closure.add(s, p, o)
@@ -501,7 +524,7 @@ def _saturate(facts: Iterable[Triple], ontology: Ontology) -> set[Triple]:
             renamed.add(alias)
             for p in list(closure.out):
                 for o in list(closure.out[p].get(alias, ())):
-                    closure.add(root, p, o if isinstance(o, Literal) else same.find(o))
+                    closure.add(root, p, o if type(o) is Literal else same.find(o))
             for p in list(closure.into):
                 for s in list(closure.into[p].get(alias, ())):
                     closure.add(same.find(s), p, root)
@@ -552,10 +575,10 @@ def clean(
     """
     same = _SameAs()
     for s, p, o in closure:
-        if p == _SAME_AS and not isinstance(s, Literal) and not isinstance(o, Literal):
+        if p is _SAME_AS and type(s) is not Literal and type(o) is not Literal:
             same.union(s, o)
     representative = {}
-    with_doi = {s for s, p, _ in knowledge if p == _DOI}
+    with_doi = {s for s, p, _ in knowledge if p is _DOI}
     for group in same.groups():
         root = _canonical(group, with_doi)
         representative.update((node, root) for node in group)
@@ -570,15 +593,15 @@ def clean(
     related = ontology.related_properties()
     result = set()
     for s, p, o in candidates:
-        if p == _SAME_AS or isinstance(s, Literal) or isinstance(p, BNode):
+        if p is _SAME_AS or type(s) is Literal or type(p) is BNode:
             continue
         s = representative.get(s, s)
-        if isinstance(o, Literal):
+        if type(o) is Literal:
             if p not in ontology.properties:
                 continue
         else:
             o = representative.get(o, o)
-            if isinstance(o, BNode) and p == _TYPE:
+            if type(o) is BNode and p is _TYPE:
                 continue
         if s not in ours or (p != _TYPE and _in_vocabulary(p)) or _in_vocabulary(o):
             continue
@@ -680,5 +703,7 @@ def reason_with_owlrl(asserted: rdflib.Graph, ontology: rdflib.Graph) -> rdflib.
     for t in itertools.chain(ontology, asserted):
         graph.add(t)
     owlrl.DeductiveClosure(_FixedKeys, axiomatic_triples=False).expand(graph)
-    inferred = clean(set(graph), knowledge=knowledge(asserted, compiled), ontology=compiled)
+    name = _interner(dict(compiled.names))
+    closure = {(name(s), name(p), name(o)) for s, p, o in graph}
+    inferred = clean(closure, knowledge=knowledge(asserted, compiled), ontology=compiled)
     return _graph(inferred)

@@ -14,10 +14,10 @@ The two projections (docs/model.md describes the RDF they read):
   Edges: study → concept (what the study names), actor relations between the folded nodes
   (commissions from, partners with …), and commentary → study (comm:discusses).
 - the **study network**: one node per study; an edge where two studies share concepts, its
-  weight the number shared. Computed here from the study → concept links, never from the
-  reasoner's study-to-study properties, so it works on asserted-only graphs too. Every study
-  keeps at most its `MAX_STUDY_LINKS` strongest links (else 10,000 studies that all mention
-  England make 50 million edges).
+  weight the number shared. Computed here from the full graph's study → concept edges, never
+  from the reasoner's study-to-study properties, so it works on asserted-only graphs too.
+  Every study keeps only its strongest links (`study_network`): 10,000 studies that all
+  mention England would otherwise make 50 million edges.
 
 Everything from a record (labels, quotes, titles) goes into the page only as JSON inside a
 `<script type="application/json">` block, with `<`, `>`, `&`, U+2028 and U+2029 escaped, and

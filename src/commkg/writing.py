@@ -51,7 +51,8 @@ def _file_mode() -> int:
 def _stage(path: Path, write: Callable[[TextIO], None]) -> str:
     """Write a complete temporary file beside `path` (same folder, so that the rename is
     atomic) and return its name; on any failure the temporary file is removed."""
-    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    # The pid in the name lets a later build tell a killed writer's leftover from a live one's.
+    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.{os.getpid()}.", suffix=".tmp")
     try:
         with os.fdopen(handle, "w", encoding="utf-8", newline="\n") as stream:
             write(stream)
@@ -65,21 +66,49 @@ def _stage(path: Path, write: Callable[[TextIO], None]) -> str:
     return temporary
 
 
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)  # signal 0: nothing is sent, only whether the process exists is checked
+    except ProcessLookupError:
+        return False
+    except OSError:  # PermissionError: another user's live process
+        return True
+    return True
+
+
+def _remove_stale_temporaries(path: Path) -> None:
+    """Remove the temporary files of `path` that a writer killed mid-write (SIGKILL, power cut)
+    left behind: only those whose process no longer exists, never a live writer's."""
+    pattern = re.compile(rf"\.{re.escape(path.name)}\.(\d+)\.[^.]+\.tmp\Z")
+    try:
+        names = os.listdir(path.parent)
+    except OSError:
+        return  # the folder does not exist yet, or cannot be listed: staging will report it
+    for name in names:
+        m = pattern.match(name)
+        if m and not _alive(int(m.group(1))):
+            Path(path.parent, name).unlink(missing_ok=True)
+
+
 def write_files_atomically(writers: Mapping[Path, Callable[[TextIO], None]]) -> list[Path]:
     """Write several files as one step: each `write(stream)` fills a temporary file in the
     target's folder, and only when all of them are complete are they renamed into place. A
     failure while writing any of them leaves every previous file as it was, and no temporary
     file behind. UTF-8, '\\n' line ends. Returns the paths, in the given order."""
     staged: list[tuple[Path, str]] = []
+    renamed = 0
     try:
         for path, write in writers.items():
+            _remove_stale_temporaries(Path(path))
             staged.append((Path(path), _stage(Path(path), write)))
+        for path, temporary in staged:
+            os.replace(temporary, path)
+            renamed += 1
     except BaseException:
-        for _, temporary in staged:
+        # A failed write, or a failed rename (the target became a folder …): no .tmp stays behind.
+        for _, temporary in staged[renamed:]:
             Path(temporary).unlink(missing_ok=True)
         raise
-    for path, temporary in staged:
-        os.replace(temporary, path)
     return [path for path, _ in staged]
 
 
