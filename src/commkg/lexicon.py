@@ -84,33 +84,48 @@ def label_pattern(label: str) -> str:
 
 
 class Matcher:
-    """Finds the longest non-overlapping occurrences of many surface forms in one pass."""
+    """Finds the longest non-overlapping occurrences of many surface forms.
+
+    Forms are grouped by the first letters of their first word, so at each word of the text
+    only the few forms that can start there are tried: one regex per group, longest form first.
+    """
+
+    _PREFIX = 3  # letters of a form's first word that pick its group
 
     def __init__(self, forms: dict[str, tuple], *, cued: frozenset[str] = frozenset(), whole_words: bool = True):
+        self._whole_words = whole_words
         self._payloads: list[tuple] = []
         self._cued: list[bool] = []
-        alternatives = []
-        # longer forms first, so that at one position the longest alternative is tried first
+        grouped: dict[str, list[str]] = defaultdict(list)
         for i, form in enumerate(sorted(forms, key=lambda f: (-len(f), f))):
             self._payloads.append(forms[form])
             self._cued.append(form in cued)
             if whole_words:
-                alternatives.append(f"(?P<f{i}>{label_pattern(form)})(?!\\w)")
+                first_word = re.split(r"[\s\-]+", form.strip())[0]
+                pattern = f"(?P<f{i}>{label_pattern(form)})(?!\\w)"
             else:
-                alternatives.append(f"(?P<f{i}>{re.escape(form)})")
-        boundary = r"(?<!\w)" if whole_words else ""
-        # a lookahead finds a candidate at every position, even inside another candidate
-        self._regex = re.compile(boundary + "(?=" + "|".join(alternatives) + ")") if alternatives else None
+                first_word = form
+                pattern = f"(?P<f{i}>{re.escape(form)})"
+            grouped[first_word[: self._PREFIX].lower()].append(pattern)
+        self._groups = {key: re.compile("|".join(patterns)) for key, patterns in grouped.items()}
+        self._prefix_lengths = sorted({len(key) for key in self._groups}, reverse=True)
+
+    def _starts(self, text: str):
+        if self._whole_words:
+            return (m.start() for m in re.finditer(r"(?<!\w)\w", text))
+        return range(len(text))
 
     def candidates(self, text: str) -> list[Match]:
+        """Every position's longest match, even inside another candidate."""
         found = []
-        if self._regex is None:
-            return found
-        for m in self._regex.finditer(text):
-            name = m.lastgroup
-            i = int(name[1:])
-            start, end = m.span(name)
-            found.append(Match(start, end, self._payloads[i], self._cued[i]))
+        for position in self._starts(text):
+            for length in self._prefix_lengths:
+                group = self._groups.get(text[position: position + length].lower())
+                m = group.match(text, position) if group else None
+                if m:
+                    name = m.lastgroup
+                    i = int(name[1:])
+                    found.append(Match(position, m.end(name), self._payloads[i], self._cued[i]))
         return found
 
     def find(self, text: str) -> list[Match]:
