@@ -275,10 +275,9 @@ class _RecordExtraction:
         else:
             actor = URIRef(f"{self.base}actor/{key}")
         self.add(actor, RDF.type, concept.actor_class)
-        label = self.lexicon.graph.value(concept.iri, SKOS.prefLabel) or key
         self.add(actor, COMM.hasOrganisationType if concept.category == "org" else COMM.hasRole, concept.iri)
-        self.add(actor, RDFS.label, Literal(str(label)) if concept.named_individual is not None
-                 else Literal(f"{label} ({self.record.name})"))
+        self.add(actor, RDFS.label, Literal(concept.label) if concept.named_individual is not None
+                 else Literal(f"{concept.label} ({self.record.name})"))
         return actor
 
     def relations(self, sentence: str, offset: int, mentions: list) -> None:
@@ -410,12 +409,9 @@ class _RecordExtraction:
 
     def describe_concepts(self) -> None:
         """Copy what a reader needs to know about each concept used, so the output describes itself."""
-        lexicon = self.lexicon.graph
         for key in sorted(self.used_concepts):
-            iri = self.lexicon.concept(key).iri
-            for prop in (RDF.type, SKOS.notation, SKOS.inScheme, SKOS.prefLabel):
-                for value in lexicon.objects(iri, prop):
-                    self.add(iri, prop, value)
+            for triple in self.lexicon.descriptions[key]:
+                self.graph.add(triple)
 
 
 def institutions(line: str) -> list[tuple[str, tuple[int, int]]]:

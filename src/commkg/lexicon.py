@@ -34,6 +34,7 @@ class Concept:
 
     key: str
     iri: URIRef
+    label: str  # the English skos:prefLabel
     category: str  # org, role, theory … (the scheme's skos:notation)
     concept_class: URIRef  # comm:Theory …
     fact_property: URIRef  # comm:usesTheory …
@@ -150,6 +151,7 @@ class Lexicon:
     unit_blockers: frozenset[str]
     number_words: dict[str, int]
     relation_cues: list[tuple[URIRef, re.Pattern]]
+    descriptions: dict[str, tuple[tuple, ...]]  # key → what the output says of the concept
 
     def concept(self, key: str) -> Concept:
         return self.concepts[key]
@@ -185,6 +187,7 @@ def _read_concepts(graph: Graph) -> dict[str, Concept]:
         concepts[key] = Concept(
             key=key,
             iri=URIRef(iri),
+            label=(_literals(graph, iri, SKOS.prefLabel) or [key])[0],
             category=category,
             concept_class=concept_class,
             fact_property=fact_property,
@@ -246,6 +249,11 @@ def _load(path: str) -> Lexicon:
             raise LexiconError(f"relation cue {cue} has a bad pattern: {exc}") from exc
         relation_cues.append((graph.value(cue, LEX.property), pattern))
 
+    # what a reader of the output needs to know of a concept: its kinds, key, scheme and names
+    described = (RDF.type, SKOS.notation, SKOS.inScheme, SKOS.prefLabel)
+    descriptions = {key: tuple((c.iri, p, o) for p in described for o in sorted(graph.objects(c.iri, p)))
+                    for key, c in concepts.items()}
+
     return Lexicon(
         graph=graph,
         concepts=concepts,
@@ -256,6 +264,7 @@ def _load(path: str) -> Lexicon:
         unit_blockers=frozenset(w.lower() for w in _literals(graph, None, LEX.blockingWord)),
         number_words=number_words,
         relation_cues=relation_cues,
+        descriptions=descriptions,
     )
 
 
