@@ -13,6 +13,8 @@ drawn with the handlers live: `window.__commkgReady`). Goal: ≤ 5 s at 10,000 r
 from __future__ import annotations
 
 import argparse
+import gc
+import os
 import random
 import sys
 import tempfile
@@ -83,46 +85,59 @@ def synthetic_graph(records: int, *, seed: int = 1) -> set[tuple]:
     return graph
 
 
-def time_to_interactive(page_file: Path, screenshot: Path | None) -> dict:
+def open_page(page_file: Path, screenshot: Path | None = None) -> dict:
+    """Open the page in a fresh Chromium, as a double-click would, and time it."""
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_FLAGS)
         page = browser.new_page(viewport={"width": 1400, "height": 900})
+        # CPU seconds of the page's main thread: unlike the wall clock, not stretched when
+        # other work shares the machine's cores.
+        devtools = page.context.new_cdp_session(page)
+        devtools.send("Performance.enable")
         errors: list[str] = []
         page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
         page.on("pageerror", lambda e: errors.append(str(e)))
         outside: list[str] = []
         page.on("request", lambda r: None if r.url.startswith("file://") else outside.append(r.url))
         started = time.perf_counter()
-        page.goto(page_file.as_uri(), timeout=120_000)
-        page.wait_for_function("window.__commkgReady !== undefined", timeout=120_000, polling=50)
+        page.goto(page_file.as_uri(), timeout=300_000)
+        # A selector, not wait_for_function: that evaluates a string, which the page's CSP forbids.
+        page.wait_for_selector("html[data-ready]", state="attached", timeout=300_000)
         wall = time.perf_counter() - started
-        ready_ms = page.evaluate("window.__commkgReady")
-        timings = page.evaluate("window.__commkgTimings")
-        counts = page.evaluate("window.commkg.counts()")
-        started = time.perf_counter()
-        page.click("#view-full")
-        page.evaluate("new Promise((done) => requestAnimationFrame(() => requestAnimationFrame(done)))")
-        full_view = time.perf_counter() - started
-        full_counts = page.evaluate("window.commkg.counts()")
+        result = {"ready_s": page.evaluate("window.__commkgReady") / 1000, "wall_s": wall,
+                  "timings": page.evaluate("window.__commkgTimings"),
+                  "counts": page.evaluate("window.commkg.counts()"), "errors": errors, "outside": outside}
+        metrics = {m["name"]: m["value"] for m in devtools.send("Performance.getMetrics")["metrics"]}
+        result["cpu_s"] = metrics.get("ThreadTime", float("nan"))
         if screenshot:
-            page.click("#view-studies")
             page.screenshot(path=str(screenshot))
+            # The full graph, one click away: how long until it is drawn.
+            page.set_default_timeout(300_000)
+            started = time.perf_counter()
+            page.evaluate("""() => new Promise((done) => {
+                document.getElementById("view-full").click();
+                requestAnimationFrame(() => requestAnimationFrame(done)); })""")
+            result["full_view_s"] = time.perf_counter() - started
+            result["full_counts"] = page.evaluate("window.commkg.counts()")
         browser.close()
-    return {"ready_s": ready_ms / 1000, "timings": timings, "wall_s": wall, "counts": counts, "full_view_s": full_view,
-            "full_counts": full_counts, "errors": errors, "outside": outside}
+    return result
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--records", type=int, default=10_000)
     parser.add_argument("--out", type=Path, help="folder for graph.html (default: a temporary folder)")
-    parser.add_argument("--screenshot", action="store_true", help="also save graph.png beside the page")
+    parser.add_argument("--screenshot", action="store_true",
+                        help="also save graph.png beside the page, and time the switch to the full graph")
+    parser.add_argument("--runs", type=int, default=3, help="fresh Chromium starts to time (median reported)")
     args = parser.parse_args()
     out = args.out or Path(tempfile.mkdtemp(prefix="bench-page-"))
     out.mkdir(parents=True, exist_ok=True)
 
+    # Millions of small tuples: Python's cyclic collector would walk them again and again.
+    gc.disable()
     started = time.perf_counter()
     graph = synthetic_graph(args.records)
     print(f"graph: {args.records} records, {len(graph):,} triples, built in {time.perf_counter() - started:.1f} s")
@@ -143,16 +158,27 @@ def main() -> int:
     if not Path(CHROMIUM).exists():
         print(f"no {CHROMIUM}: time to interactive not measured")
         return 0
-    result = time_to_interactive(page_file, out / "graph.png" if args.screenshot else None)
-    c, f = result["counts"], result["full_counts"]
+    runs = [open_page(page_file, out / "graph.png" if i == 0 and args.screenshot else None) for i in range(args.runs)]
+    first = runs[0]
+    c = first["counts"]
     print(f"opens in the {c['view']} view: {c['nodes']:,} nodes, {c['edges']:,} edges")
-    steps = result["timings"]
-    print("  in the page (ms from navigation start): " + ", ".join(f"{k} {v:.0f}" for k, v in steps.items()))
-    print(f"time to interactive: {result['ready_s']:.2f} s after navigation start "
-          f"({result['wall_s']:.2f} s wall clock from goto) [goal <= 5 s]")
-    print(f"switch to the full graph ({f['nodes']:,} nodes, {f['edges']:,} edges): {result['full_view_s']:.2f} s")
-    print(f"console errors: {len(result['errors'])}, requests outside file://: {len(result['outside'])}")
-    return 0 if result["ready_s"] <= 5 and not result["errors"] and not result["outside"] else 1
+    for run in runs:
+        print("  ready at {:.2f} s ({:.2f} s main-thread CPU); in the page (ms): {}".format(
+            run["ready_s"], run["cpu_s"], ", ".join(f"{k} {v:.0f}" for k, v in run["timings"].items())))
+    ready = sorted(run["ready_s"] for run in runs)
+    median = ready[len(ready) // 2]
+    cpu = sorted(run["cpu_s"] for run in runs)[len(runs) // 2]
+    print(f"time to interactive: median {median:.2f} s, best {ready[0]:.2f} s of {len(runs)} fresh Chromium runs "
+          f"(navigation start -> first frame drawn with handlers live) [goal <= 5 s]; "
+          f"median main-thread CPU {cpu:.2f} s")
+    if "full_view_s" in first:
+        f = first["full_counts"]
+        print(f"switch to the full graph ({f['nodes']:,} nodes, {f['edges']:,} edges): {first['full_view_s']:.2f} s")
+    errors = sum(len(run["errors"]) for run in runs)
+    outside = sum(len(run["outside"]) for run in runs)
+    print(f"console errors: {errors}, requests outside file://: {outside}")
+    print(f"load average while measuring: {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
+    return 0 if median <= 5 and not errors and not outside else 1
 
 
 if __name__ == "__main__":

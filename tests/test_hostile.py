@@ -12,11 +12,13 @@ and what only a file system can hold (symlinks, odd file names) is generated her
 from __future__ import annotations
 
 import codecs
+import html
 import json
 import os
 import re
 import shutil
 import subprocess
+import unicodedata
 from pathlib import Path
 
 import pyoxigraph as ox
@@ -38,6 +40,7 @@ QUOTES_DOI = "10.5555/\"quoted\"'x'{brace}|pipe^caret`tick\\back%25"
 HTML_FILE_NAME = "<img src=x onerror=alert(1)>.txt"  # a payload in the file name itself
 NEWLINE_FILE_NAME = "forged\ncommkg: skipped innocent.txt.txt"  # tries to forge a second line
 ANSI_FILE_NAME = "\x1b[2J\x1b[31mred.txt"  # clears the terminal of whoever reads the log
+LATIN1_FILE_NAME = os.fsdecode(b"caf\xe9.txt")  # a name that is not UTF-8: a lone surrogate in Python
 
 # A small, valid record: the body of the generated files that must be read as text.
 RECORD = (
@@ -72,8 +75,10 @@ EXPECTED: dict[str, str | None] = {
     "utf16_no_bom.txt": "UTF-16 text (no byte-order mark)",
     "big.txt": "over the 2.0 MB limit",
     "loop.txt": "Too many levels of symbolic links",
+    "fifo.txt": "not a regular file",
     NEWLINE_FILE_NAME: "empty file",
     ANSI_FILE_NAME: "empty file",
+    LATIN1_FILE_NAME: "the file name is not UTF-8 text",  # a good record, but its name cannot be written
 }
 REFUSED = {name: reason for name, reason in EXPECTED.items() if reason is not None}
 
@@ -114,9 +119,12 @@ def make_hostile_corpus(folder: Path) -> Path:
     (folder / "sub").mkdir()
     os.symlink("..", folder / "sub" / "up")
     os.symlink(".", folder / "sub" / "folder_link.txt")
+    # A named pipe: opening it would wait for a writer forever.
+    os.mkfifo(folder / "fifo.txt")
     # Names that try to break the one-line report: a newline, terminal escape sequences.
     (folder / NEWLINE_FILE_NAME).write_bytes(b"")
     (folder / ANSI_FILE_NAME).write_bytes(b"")
+    (folder / LATIN1_FILE_NAME).write_text(RECORD.replace("004242", "000003"), encoding="utf-8")
     return folder
 
 
@@ -176,8 +184,10 @@ def test_each_refused_file_gets_exactly_one_line_naming_it_and_the_reason(hostil
 
 
 def _shown_name(name: str) -> str:
-    """How the one-line report may show a file name: control characters escaped."""
-    return name.encode("unicode_escape").decode("ascii") if any(ord(c) < 32 for c in name) else name
+    """How the one-line report shows a file name: control, format and separator characters, and
+    the lone surrogates of undecodable bytes, escaped."""
+    return "".join(c.encode("unicode_escape", "backslashreplace").decode("ascii")
+                   if unicodedata.category(c) in ("Cc", "Cf", "Cs", "Zl", "Zp") else c for c in name)
 
 
 def test_no_terminal_escape_reaches_the_report(hostile_build):
@@ -308,6 +318,20 @@ def test_no_temporary_file_is_left_in_the_output_folder(hostile_build):
     assert [p.name for p in out.iterdir() if p.name.startswith(".") or p.suffix == ".tmp"] == []
 
 
+def test_worker_processes_refuse_and_build_the_same(tmp_path, hostile_corpus, hostile_build):
+    # In the pool a refusal crosses a process boundary: the same lines, the same bytes.
+    result, out = hostile_build
+    pooled = CliRunner().invoke(main, ["build", str(hostile_corpus), "--out", str(tmp_path / "out"),
+                                       "--workers", "2"])
+    assert pooled.exit_code == 1
+    assert sorted(_stderr_lines(pooled)) == sorted(_stderr_lines(result))
+    assert snapshot_bytes(tmp_path / "out") == snapshot_bytes(out)
+
+
+def snapshot_bytes(folder: Path) -> dict[str, bytes]:
+    return {p.name: p.read_bytes() for p in sorted(folder.iterdir())}
+
+
 # ------------------------------------------------------------------------------ exit codes, --strict
 
 def test_a_corpus_of_only_the_good_hostile_files_exits_zero(tmp_path, hostile_corpus):
@@ -363,6 +387,19 @@ def test_strict_on_the_duplicate_doi_alone_names_the_first_record(tmp_path):
     assert not (tmp_path / "out").exists() or not any((tmp_path / "out").iterdir())
 
 
+def test_a_doi_in_other_letter_case_is_the_same_doi(tmp_path):
+    # DOIs are case-insensitive: the upper-case copy names the same publication.
+    corpus = tmp_path / "case"
+    corpus.mkdir()
+    shutil.copyfile(HOSTILE / "same_doi_a.txt", corpus / "a.txt")
+    text = (HOSTILE / "same_doi_b.txt").read_text(encoding="utf-8")
+    (corpus / "b.txt").write_text(text.replace("commkg-duplicate-2015", "COMMKG-Duplicate-2015"), encoding="utf-8")
+    result = CliRunner().invoke(main, ["build", str(corpus), "--out", str(tmp_path / "out")])
+    assert result.exit_code == 1
+    (line,) = _stderr_lines(result)
+    assert "b.txt" in line and "same DOI as a.txt" in line
+
+
 def test_the_same_file_name_in_two_subfolders_is_not_merged_into_one_study(tmp_path):
     # Records without a DOI are named by their file name, and the contract queries report a
     # record by its file name: two a/x.txt and b/x.txt would be one study with both texts' facts.
@@ -384,10 +421,9 @@ def _payload_free(html_outside_data: str) -> list[str]:
             if needle in html_outside_data.lower()]
 
 
-def test_the_graph_page_holds_record_strings_only_as_escaped_json(hostile_graph):
-    from commkg.visual import render_page
-
-    page = render_page(hostile_graph, title="<script>alert('title')</script>")
+def assert_page_is_safe(page: str, title_payload: str | None = None) -> None:
+    """Record strings sit only in the JSON data block, escaped; the rest of the page is the
+    template and the project's own two scripts."""
     blocks = re.findall(r'<script type="application/json"[^>]*>(.*?)</script>', page, flags=re.S)
     assert len(blocks) == 1
     data = blocks[0]
@@ -396,20 +432,104 @@ def test_the_graph_page_holds_record_strings_only_as_escaped_json(hostile_graph)
     decoded = json.dumps(json.loads(data), ensure_ascii=False)
     # The payloads did reach the page (as text): the test is not vacuous.
     assert "onerror=alert" in decoded and "<script>alert(" in decoded
-    # Outside the data block there is only the template (with the title HTML-escaped) and the
-    # project's own two scripts: cut those out, and no payload may be left.
     outside = page.replace(data, "")
     for code in _own_scripts():
         assert outside.count(code) == 1
         outside = outside.replace(code, "")
-    escaped_title = "<title>&lt;script&gt;alert(&#x27;title&#x27;)&lt;/script&gt;</title>"
-    assert outside.count(escaped_title) == 1
-    outside = outside.replace(escaped_title, "")
+    if title_payload is not None:
+        escaped_title = f"<title>{html.escape(title_payload, quote=True)}</title>"
+        assert outside.count(escaped_title) == 1
+        outside = outside.replace(escaped_title, "")
     assert _payload_free(outside) == [], outside[:3000]
     assert outside.count("<script") == 3  # the data block, vis-network, page.js: nothing else
+
+
+def test_the_graph_page_holds_record_strings_only_as_escaped_json(hostile_graph):
+    from commkg.visual import render_page
+
+    title = "<script>alert('title')</script>"
+    assert_page_is_safe(render_page(hostile_graph, title=title), title_payload=title)
+
+
+def test_the_graph_page_the_build_writes_is_safe(hostile_build):
+    _, out = hostile_build
+    if not (out / "graph.html").exists():
+        pytest.skip("the build does not write graph.html yet")
+    assert_page_is_safe((out / "graph.html").read_text(encoding="utf-8"))
 
 
 def _own_scripts() -> list[str]:
     from commkg.visual import _asset, _vis_network
 
     return [_vis_network(), _asset("page.js")]
+
+
+# ------------------------------------------------------------------------------ the contract queries
+
+def test_the_contract_queries_return_hostile_values_exactly(hostile_build):
+    """What the evaluation reads (queries/document-metadata.rq, as CSV) holds each odd DOI and
+    file name exactly as the record wrote it: escaping on the way in is undone on the way out."""
+    import csv
+    import io
+
+    from commkg.queries import find_query, run_saved
+
+    _, out = hostile_build
+    text = run_saved(find_query("document-metadata"), out / "asserted.ttl", fmt="csv")
+    rows = {row["file"]: row for row in csv.DictReader(io.StringIO(text, newline=""))}
+    assert set(rows) == {name for name, reason in EXPECTED.items() if reason is None}
+    assert rows["odd_doi_sici.txt"]["doi"] == SICI_DOI
+    assert rows["odd_doi_quotes.txt"]["doi"] == QUOTES_DOI
+    assert rows["html_metadata.txt"]["journal"] == "Evil <img src=x onerror=alert('journal')> Journal"
+    assert rows["no_citation.txt"]["doi"] == "" and rows["chinese_only.txt"]["doi"] == ""
+
+
+# ------------------------------------------------------------------------------ the page in Chromium
+
+CHROMIUM = "/usr/bin/chromium"
+
+
+def test_the_hostile_corpus_page_runs_no_payload_in_chromium(tmp_path, hostile_graph):
+    """The page of the hostile corpus, opened in headless Chromium, with each payload-carrying
+    study opened in the side panel: no dialog, no request off the file, no script error, no
+    element a payload would have made, and the payloads shown as text."""
+    sync_api = pytest.importorskip("playwright.sync_api", reason="the playwright package is not installed")
+    if not Path(CHROMIUM).exists():
+        pytest.skip(f"{CHROMIUM} is missing (apt-get install chromium)")
+    from commkg.visual import write_page
+
+    path = write_page(hostile_graph, tmp_path / "graph.html", title="hostile")
+    dialogs, outside, errors = [], [], []
+    with sync_api.sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path=CHROMIUM,
+            args=["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
+                  "--disable-background-networking", "--disable-component-update", "--disable-sync"])
+        try:
+            page = browser.new_page()
+            page.route("**/*", lambda route: route.continue_() if route.request.url.startswith("file://")
+                       else (outside.append(route.request.url), route.abort()))
+            page.on("dialog", lambda dialog: (dialogs.append(dialog.message), dialog.dismiss()))
+            page.on("pageerror", lambda error: errors.append(str(error)))
+            page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+            page.goto(path.as_uri())
+            page.wait_for_function("window.__commkgReady !== undefined", timeout=30000)
+            shown = {}
+            for stem in ("html_metadata", "html_payload", Path(HTML_FILE_NAME).stem, "turtle_breaking"):
+                box = page.locator("#search")
+                box.fill(stem)
+                box.press("Enter")
+                page.wait_for_timeout(200)
+                shown[stem] = page.locator("#panel").inner_text()
+            page.mouse.move(10, 10)
+            created = page.evaluate("document.querySelectorAll('img, svg image, iframe, object, embed').length")
+            scripts = page.evaluate("document.scripts.length")
+            title = page.evaluate("document.title")
+        finally:
+            browser.close()
+    assert dialogs == [] and outside == [] and errors == [], (dialogs, outside, errors)
+    assert created == 0 and scripts == 3
+    assert title == "hostile"  # html_payload.txt tries document.title='pwned-script'
+    # The payloads were on screen, as text.
+    assert "onerror=alert('journal')" in shown["html_metadata"]
+    assert HTML_FILE_NAME in shown[Path(HTML_FILE_NAME).stem]

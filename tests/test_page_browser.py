@@ -54,7 +54,8 @@ class Watched:
         self.page.on("pageerror", lambda e: self.errors.append(str(e)))
         self.page.on("dialog", self._dialog)
         self.page.goto(path.as_uri())
-        self.page.wait_for_function("window.__commkgReady !== undefined", timeout=30000)
+        # A selector, not wait_for_function: that evaluates a string, which the page's CSP forbids.
+        self.page.wait_for_selector("html[data-ready]", state="attached", timeout=60000)
 
     def _route(self, route):
         if route.request.url.startswith("file://"):

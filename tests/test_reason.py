@@ -18,8 +18,12 @@ from commkg.reason import (
     CONCEPT,
     OA,
     UnsupportedAxiom,
+    STUDY_LINKS,
     compile_ontology,
+    inconsistencies,
+    knowledge,
     reason,
+    reason_triples,
     reason_with_owlrl,
 )
 
@@ -317,6 +321,7 @@ def test_noise_rule(records, ontology, inferred_records):
             assert s != o, f"self-link {s} {p}"
     assert not (set(inferred_records) & set(records)), "asserted triples came out as inferred"
     assert not (set(inferred_records) & set(ontology)), "ontology triples came out as inferred"
+    assert inconsistencies(records, inferred_records, ontology) == []
 
 
 def test_sample_inferences(inferred_records):
@@ -349,6 +354,31 @@ def test_same_as_a_plain_owlrl_closure(records, ontology, inferred_records):
     assert not ours_only and not owlrl_only, (sorted(ours_only)[:10], sorted(owlrl_only)[:10])
 
 
+def _extracted(corpus: Path) -> rdflib.Graph:
+    """The asserted graph of a corpus, as the extractor makes it."""
+    from commkg.corpus import find_records, read_record
+    from commkg.extract import extract
+    from commkg.lexicon import load_lexicon
+
+    lexicon = load_lexicon()
+    asserted = rdflib.Graph()
+    for record in find_records(corpus):
+        asserted += extract(read_record(record), lexicon)
+    return asserted
+
+
+@pytest.mark.parametrize("corpus", [ROOT / "corpus", ROOT.parent / "shared" / "corpus" / "dev"],
+                         ids=["sample", "dev"])
+def test_same_as_owlrl_on_the_sample_and_dev_corpora(ontology, corpus):
+    """Issue 7: the same instance-level inferences as a plain owlrl closure, on real records."""
+    if not corpus.is_dir():
+        pytest.skip(f"no corpus at {corpus}")
+    asserted = _extracted(corpus)
+    inferred = set(reason(asserted, ontology))
+    assert [t for t in inferred if t[1] == COMM.discusses], "no commentary linked"
+    assert inferred == set(reason_with_owlrl(asserted, ontology))
+
+
 @pytest.mark.parametrize("turtle", [
     COMMENTARY,
     ":gp comm:commissionsFrom :firm . :firm a comm:FoundationTrust ; comm:partnersWith :la .",
@@ -356,6 +386,23 @@ def test_same_as_a_plain_owlrl_closure(records, ontology, inferred_records):
 ], ids=["commentary", "actors", "chains"])
 def test_same_as_owlrl_on_rule_fixtures(ontology, turtle):
     assert set(reason(graph(turtle), ontology)) == set(reason_with_owlrl(graph(turtle), ontology))
+
+
+def test_exclude_leaves_the_study_links_to_queries(ontology):
+    """At corpus scale the quadratic study-to-study links are not materialised; the rest is."""
+    inferred = set(reason(graph("""
+        :a comm:usesTheory concept:T ; comm:setIn concept:Manchester .
+        :b comm:usesTheory concept:T .
+    """), ontology, exclude=STUDY_LINKS))
+    assert not [t for t in inferred if t[1] in STUDY_LINKS]
+    assert (EX.a, COMM.setIn, CONCEPT.England) in inferred
+
+
+def test_reason_triples_on_knowledge_alone(records, ontology, inferred_records):
+    """A build may keep only each record's knowledge triples: the inferences are the same."""
+    compiled = compile_ontology(ontology)
+    assert reason_triples(knowledge(records, compiled), compiled) == set(inferred_records)
+    assert len(knowledge(records, compiled)) < len(records)
 
 
 def test_output_is_new_only(ontology):
@@ -377,3 +424,40 @@ def test_unsupported_axiom_is_refused():
                                       format="turtle")
     with pytest.raises(UnsupportedAxiom):
         compile_ontology(functional)
+
+
+# --- consistency -------------------------------------------------------------------------------
+
+
+def test_cax_adc_disjoint_classes_are_reported(ontology):
+    """cax-adc: T(?x, rdf:type, owl:AllDisjointClasses), T(?x, owl:members, ?list), ?list has ?ci, ?cj,
+    T(?z, rdf:type, ?ci), T(?z, rdf:type, ?cj) ⇒ false
+
+    A concept used as an actor (range of involvesActor) is both a Theory and an Actor: reported
+    with the record and the quoted words, never raised.
+    """
+    asserted = graph("""
+        :s comm:usesTheory concept:NegotiatedOrder ; comm:involvesActor concept:NegotiatedOrder .
+        :note a oa:Annotation ; oa:hasBody concept:NegotiatedOrder ; oa:hasTarget :note_target .
+        :note_target oa:hasSource :s ; oa:hasSelector :note_quote .
+        :note_quote oa:exact "negotiated order" .
+    """)
+    inferred = reason(asserted, ontology)
+    found = inconsistencies(asserted, inferred, ontology)
+    assert [(f.node, set(f.classes)) for f in found] == [
+        (CONCEPT.NegotiatedOrder, {COMM.Actor, COMM.Theory})]
+    assert found[0].evidence == ((EX.s, "negotiated order"),)
+    assert "negotiated order" in str(found[0])
+
+
+def test_commissioner_and_provider_together_are_consistent(ontology):
+    """GPs who commission and also provide: both roles, no inconsistency."""
+    asserted = graph(":gp comm:commissionsFrom :trust ; comm:providesFor :la .")
+    assert inconsistencies(asserted, reason(asserted, ontology), ontology) == []
+
+
+def test_an_alias_brings_its_types(ontology):
+    """The cited node's asserted types count for the article it is the same as."""
+    asserted = graph(COMMENTARY.replace(":cited a comm:Article", ":cited a comm:Article, comm:Review"))
+    found = inconsistencies(asserted, reason(asserted, ontology), ontology)
+    assert [(f.node, set(f.classes)) for f in found] == [(URIRef(DOI), {COMM.Article, COMM.Review})]

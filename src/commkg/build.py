@@ -127,7 +127,7 @@ def _same_study(triples: list[Triple], path: Path, studies: dict[str, Path]) -> 
     if first == path:
         return None
     if study.startswith(_DOI_IRI):
-        return f"same DOI as {first.name}; one record per DOI (this one was not built)"
+        return f"same DOI as {first.name}; one record per DOI, so this one was not merged into it"
     return f"same file name as {first}; records without a DOI are named by their file name, so rename one"
 
 

@@ -307,6 +307,7 @@ def export_command(format_: str, graph: str, build_dir: Path, out: str, split_si
       commkg export --format nq --split-size 1000000 --out bulk/    # for bulk loaders
     """
     import io
+    import os
 
     from commkg.errors import CommkgError
     from commkg.export import export, load_build, select, write_split_nquads
@@ -323,8 +324,12 @@ def export_command(format_: str, graph: str, build_dir: Path, out: str, split_si
             click.echo(f"wrote {len(paths)} N-Quads files to {out}", err=True)
         elif out == "-":
             stdout = io.TextIOWrapper(click.get_binary_stream("stdout"), encoding="utf-8", newline="\n")
-            export(stdout, graphs, format=format_, graph=graph)
-            stdout.flush()
+            try:
+                export(stdout, graphs, format=format_, graph=graph)
+                stdout.flush()
+            except BrokenPipeError:  # `commkg export … | head`: the reader has what it wanted
+                os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # no noise at exit
+                raise click.exceptions.Exit(EXIT_FAILED)
             stdout.detach()  # leave the process's stdout open for click
         else:
             write_file_atomically(Path(out), lambda stream: export(stream, graphs, format=format_, graph=graph))

@@ -50,6 +50,7 @@ _BETWEEN_DATES = re.compile(
 _GAP_WORD = re.compile(r"[^\s]+")
 _QUOTES = "'\"\u2018\u2019\u201c\u201d"
 _MAX_GAP_WORDS = 4
+_MAX_UNIT_WORDS = 12  # words a unit and the word after it may span, with room to spare (the longest has 3)
 
 
 def record_iris(record: Record, doi: str | None) -> tuple[URIRef, str]:
@@ -336,7 +337,14 @@ class _RecordExtraction:
     def _unit_after(self, text: str, position: int, *, year_like: bool) -> Match | None:
         """The unit a number counts: the furthest unit reachable over a few modifier words."""
         window_end = _WINDOW_END.search(text, position)
-        window = text[position: window_end.start() if window_end else len(text)]
+        end = window_end.start() if window_end else len(text)
+        # The unit is within a few words of its number: cut the window there, or a long run of
+        # numbers without punctuation ("12 12 12 …") costs time quadratic in its length.
+        for words, word in enumerate(_GAP_WORD.finditer(text, position, end), start=1):
+            if words > _MAX_GAP_WORDS + _MAX_UNIT_WORDS:
+                end = word.start()
+                break
+        window = text[position:end]
         best = None
         for match in self.lexicon.unit_matcher.find(window):
             gap = [w.strip(_QUOTES) for w in _GAP_WORD.findall(window[:match.start])]

@@ -1,24 +1,32 @@
 """OWL 2 RL reasoning: what the ontology adds to an asserted graph, cleaned of noise.
 
 `reason(asserted, ontology)` returns only the new, meaningful inferred triples (DESIGN.md, "What
-the reasoner is for"). It does not call owlrl: owlrl needs minutes for a corpus of a few thousand
-records (issue 7), and its owl:hasKey rule is wrong in 7.6.2 (it never compares the last key
-property, so a one-property key merges every instance). Instead this module
+the reasoner is for"); `inconsistencies(asserted, inferred, ontology)` lists the nodes typed with
+two disjoint classes, for the build to report as warnings.
+
+It does not call owlrl: owlrl needs minutes for a corpus of a few thousand records (issue 7), and
+its owl:hasKey rule is wrong in 7.6.2 (it never compares the last key property, so a
+one-property key merges every instance). Instead this module
 
 1. compiles the ontology's axioms into lookup tables (`compile_ontology`): superclasses,
    superproperties, domains, ranges, inverses, symmetric and transitive properties, property
-   chains and keys. Any axiom it does not implement raises `UnsupportedAxiom`, so an edit to the
-   ontology cannot make it silently disagree with OWL 2 RL;
-2. saturates the *knowledge* triples (the asserted graph without its evidence annotations and
-   without literals no rule reads) with those tables, semi-naively: each new triple fires its
-   rules once, against the triples already known (`_Closure`);
-3. applies owl:hasKey itself (instances of the keyed class grouped by the tuple of all key values)
-   and merges the groups as owl:sameAs, then saturates again until nothing merges;
-4. cleans the result (`clean`): owl:sameAs aliases are rewritten onto one canonical node (the one
+   chains, keys, disjoint classes. Any other axiom raises `UnsupportedAxiom`, so an edit to the
+   ontology cannot make this module silently disagree with OWL 2 RL;
+2. keeps the *knowledge* triples of the asserted graph (`knowledge`): no evidence annotations, no
+   literals that no rule reads (abstracts, titles, labels) — a fifth of the graph;
+3. saturates them with those tables, semi-naively: each new triple fires its rules once, against
+   the triples already known (`_Closure`);
+4. applies owl:hasKey itself (instances of the keyed class grouped by the tuple of all their key
+   values), merges each group as owl:sameAs and saturates again, until nothing merges;
+5. cleans the result (`clean`): owl:sameAs aliases are rewritten onto one canonical node (the one
    with a bibo:doi), and every triple that is noise, or was already asserted, is dropped.
 
-owlrl stays the reference: `reason_with_owlrl` runs a plain owlrl closure (with prp-key fixed)
-and the same `clean`; tests/test_reason.py checks that both give the same triples.
+owlrl stays the reference: `reason_with_owlrl` runs a plain owlrl closure (its prp-key fixed) and
+the same `clean`; tests/test_reason.py checks that both give the same triples.
+
+Scale: the study-to-study links (`STUDY_LINKS`) grow with the square of the number of records;
+`reason(..., exclude=STUDY_LINKS)` leaves them to the queries. `reason_triples` takes and returns
+plain triples, for a build that collects `knowledge()` record by record.
 """
 
 from __future__ import annotations
@@ -100,6 +108,7 @@ class Ontology:
     terms: frozenset  # every class, property and axiom node: never an individual
     properties: frozenset  # properties declared or used in axioms (literals of others are idle)
     facts: frozenset  # ABox triples in the ontology file (e.g. which place is part of which)
+    disjoint: tuple = ()  # of frozensets of pairwise disjoint classes (checked, never inferred)
     # One object per distinct term (see `_interner`); knowledge() maps the data onto the same
     # objects, so the closure's set and dict lookups match by identity and never call rdflib's
     # slow Python-level __eq__.
@@ -145,7 +154,7 @@ def compile_ontology(ontology: rdflib.Graph) -> Ontology:
         graph.add(t)
     sub_class, sub_prop = defaultdict(set), defaultdict(set)
     domains, ranges, inverses = defaultdict(set), defaultdict(set), defaultdict(set)
-    symmetric, transitive, chains, keys = set(), set(), [], []
+    symmetric, transitive, chains, keys, disjoint = set(), set(), [], [], []
     terms, properties = set(), set()
 
     def items(head) -> list:
@@ -208,6 +217,15 @@ def compile_ontology(ontology: rdflib.Graph) -> Ontology:
             terms.add(s)
             properties.add(s)
             properties.update(prop for prop, _ in steps)
+        elif p == OWL.disjointWith:
+            disjoint.append(frozenset((named(s, (s, p, o)), named(o, (s, p, o)))))
+            terms.update((s, o))
+        elif p == RDF.type and o == OWL.AllDisjointClasses:
+            members = graph.value(s, OWL.members)
+            if members is None:
+                raise UnsupportedAxiom(f"owl:AllDisjointClasses {s} without owl:members")
+            disjoint.append(frozenset(named(c, (s, p, o)) for c in items(members)))
+            terms.add(s)
         elif p == OWL.hasKey:
             key = tuple(named(prop, (s, p, o)) for prop in items(o))
             if not key:
@@ -221,9 +239,11 @@ def compile_ontology(ontology: rdflib.Graph) -> Ontology:
     facts = set()
     handled = {RDFS.subClassOf, OWL.equivalentClass, RDFS.subPropertyOf, OWL.equivalentProperty,
                RDFS.domain, RDFS.range, OWL.inverseOf, OWL.propertyChainAxiom, OWL.hasKey,
-               RDF.first, RDF.rest}
+               OWL.disjointWith, OWL.members, RDF.first, RDF.rest}
     for s, p, o in ontology:
         if p in handled or p in _ANNOTATIONS or (p == RDF.type and o in _DECLARATIONS):
+            continue
+        if p == RDF.type and o == OWL.AllDisjointClasses:
             continue
         if p == RDF.type and o == OWL.NamedIndividual:
             continue  # a declaration that changes nothing
@@ -250,6 +270,7 @@ def compile_ontology(ontology: rdflib.Graph) -> Ontology:
         terms=frozenset(terms),
         properties=frozenset(properties),
         facts=frozenset(facts),
+        disjoint=tuple(disjoint),
         names=names,
     )
 
@@ -612,6 +633,63 @@ def clean(
         if alias != root and alias in ours:
             result.add((alias, _SAME_AS, root))
     return result - knowledge - ontology.facts
+
+
+# ---------------------------------------------------------------------------------------------
+# Consistency
+
+
+@dataclass(frozen=True)
+class Inconsistency:
+    """A node typed with two disjoint classes (cax-dw / cax-adc), with the words behind it."""
+
+    node: rdflib.term.Node
+    classes: tuple  # the two disjoint classes
+    evidence: tuple  # of (record, quoted words): the annotations whose body is the node
+
+    def __str__(self) -> str:
+        a, b = (c.n3() if isinstance(c, BNode) else str(c).rsplit("#", 1)[-1] for c in self.classes)
+        where = "; ".join(f'{record} "{quote}"' for record, quote in self.evidence)
+        return f"{self.node} is both {a} and {b}" + (f" (evidence: {where})" if where else "")
+
+
+def inconsistencies(
+    asserted: rdflib.Graph, inferred: rdflib.Graph, ontology: rdflib.Graph | Ontology
+) -> list[Inconsistency]:
+    """Every node that asserted + inferred types with two disjoint classes.
+
+    OWL 2 RL calls this an inconsistency; commkg reports it as a warning (an extraction error,
+    usually), it does not stop the build. `inferred` is what `reason` returned: aliases are
+    already rewritten onto their canonical node, and their asserted types are added to it here.
+    """
+    compiled = ontology if isinstance(ontology, Ontology) else compile_ontology(ontology)
+    if not compiled.disjoint:
+        return []
+    alias_of = {s: o for s, o in inferred.subject_objects(OWL.sameAs)}
+    types = defaultdict(set)
+    for graph in (asserted, inferred):
+        for node, cls in graph.subject_objects(RDF.type):
+            types[alias_of.get(node, node)].add(cls)
+    found = []
+    for node in sorted(types, key=str):
+        for group in compiled.disjoint:
+            clash = sorted(types[node] & group, key=str)
+            if len(clash) >= 2:
+                found.append(Inconsistency(node, tuple(clash[:2]), _evidence(asserted, node)))
+    return found
+
+
+def _evidence(asserted: rdflib.Graph, node) -> tuple:
+    """(record, quoted words) of every annotation whose body is `node` (docs/model.md, Evidence)."""
+    quotes = []
+    for annotation in asserted.subjects(OA.hasBody, node):
+        for target in asserted.objects(annotation, OA.hasTarget):
+            record = asserted.value(target, OA.hasSource)
+            for selector in asserted.objects(target, OA.hasSelector):
+                exact = asserted.value(selector, OA.exact)
+                if exact is not None:
+                    quotes.append((record, str(exact)))
+    return tuple(sorted(quotes, key=str))
 
 
 # ---------------------------------------------------------------------------------------------

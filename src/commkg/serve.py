@@ -66,7 +66,7 @@ GRAPH_TYPES = {  # media type -> queries.py graph format
 class Limits:
     timeout: float = 10.0  # seconds a query may run before its worker is killed
     max_bytes: int = 50_000_000  # size of a written result
-    memory_mb: int = 4096  # address space of a worker process
+    memory_mb: int | None = None  # address space of a worker; None: 2 GB + 4 x the graph file
 
 
 @dataclass(frozen=True)
@@ -217,7 +217,8 @@ def _worker_main(graph_file: str, limits: Limits, connection) -> None:
     try:
         import resource
 
-        address_space = limits.memory_mb * 1024 * 1024
+        memory_mb = limits.memory_mb or 2048 + 4 * os.path.getsize(graph_file) // 2**20
+        address_space = memory_mb * 2**20
         resource.setrlimit(resource.RLIMIT_AS, (address_space, address_space))
     except (ImportError, ValueError, OSError):  # not on this platform: no memory cap
         pass
@@ -288,6 +289,7 @@ class WorkerPool:
             self._context.set_forkserver_preload(["commkg.serve", "commkg.queries"])
         self._idle: asyncio.Queue[_Worker] | None = None
         self._all: set[_Worker] = set()
+        self._replacing: set[asyncio.Task] = set()  # held, so that no replacement is collected
         self._lock = threading.Lock()
 
     def _new_worker(self) -> _Worker:
@@ -312,6 +314,11 @@ class WorkerPool:
         except QueryError:  # the graph file went away; the pool shrinks
             pass
 
+    def _replace_later(self, worker: _Worker) -> None:
+        task = asyncio.get_running_loop().create_task(self._replace(worker))
+        self._replacing.add(task)
+        task.add_done_callback(self._replacing.discard)
+
     async def answer(self, text: str, accept: str) -> Reply:
         # Shielded: if the client goes away, the query still finishes and its worker comes
         # back to the pool (or is replaced) instead of being lost.
@@ -321,12 +328,12 @@ class WorkerPool:
         worker = await self._idle.get()
         try:
             reply = await asyncio.to_thread(worker.ask, text, accept, self.limits.timeout)
-        except (EOFError, OSError, BrokenPipeError):
-            asyncio.get_running_loop().create_task(self._replace(worker))
+        except (EOFError, OSError):
+            self._replace_later(worker)
             return _error(500, "the query stopped its worker (out of memory?); it was restarted")
         if reply is None:
             # Replace in the background: the caller hears at once, other workers go on serving.
-            asyncio.get_running_loop().create_task(self._replace(worker))
+            self._replace_later(worker)
             return _error(503, f"the query ran longer than the limit of {self.limits.timeout:g} s "
                                "and was stopped")
         self._idle.put_nowait(worker)

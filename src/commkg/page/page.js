@@ -90,10 +90,11 @@
   const sets = {}; // view → {nodes: DataSet, edges: DataSet}
 
   const STUDY_FONT = { size: 18, color: "#0b3d5c" };
-  function visNode(i, view) {
+  function visNode(i) {
     const n = NODES[i];
     const kind = KINDS[n[KIND]];
-    const item = { id: i, x: n[X], y: n[Y], group: kind[0], hidden: state.hidden.has(kind[0]) };
+    const item = { id: i, x: n[X], y: n[Y], group: kind[0] };
+    if (state.hidden.has(kind[0])) item.hidden = true; // only when true: every option costs at 10,000 nodes
     item.label = n[ZH] && !isStudy(i) ? n[EN] + "\n" + n[ZH] : n[EN];
     if (!isStudy(i)) item.value = n[DEGREE] + 1; // concepts grow with the number of studies
     else item.font = STUDY_FONT; // records are what a reader navigates by: bigger, darker labels
@@ -104,10 +105,10 @@
     if (sets[view]) return sets[view];
     let nodes, edges;
     if (view === "full") {
-      nodes = NODES.map((_, i) => visNode(i, view));
+      nodes = NODES.map((_, i) => visNode(i));
       edges = DATA.edges.map(([a, b], k) => ({ id: k, from: a, to: b, arrows: BIG ? undefined : "to" }));
     } else {
-      nodes = NODES.map((_, i) => i).filter(isStudy).map((i) => visNode(i, view));
+      nodes = NODES.map((_, i) => i).filter(isStudy).map((i) => visNode(i));
       edges = DATA.studyEdges.map(([a, b, count], k) => ({ id: k, from: a, to: b, value: count }));
     }
     sets[view] = { nodes: new vis.DataSet(nodes), edges: new vis.DataSet(edges) };
@@ -126,7 +127,7 @@
     nodes: { size: 12, borderWidth: 1, font: { size: 14, face: "system-ui, sans-serif", color: "#1d2329", strokeWidth: 3, strokeColor: "#ffffff" },
       scaling: { min: 8, max: 36, label: { enabled: true, min: 12, max: 22, drawThreshold: 5 } } },
     edges: { smooth: false, width: 1, selectionWidth: 2, color: { color: "#b9c2cc", highlight: "#1d2329", hover: "#4a5560" },
-      arrows: { to: { scaleFactor: 0.5 } }, scaling: { min: 1, max: 10 } },
+      arrows: { to: { scaleFactor: 0.5 } }, scaling: { min: 1, max: 6 } },
     interaction: { hover: true, hideEdgesOnDrag: BIG, hideEdgesOnZoom: BIG, tooltipDelay: 3600000, multiselect: false },
   };
 
@@ -241,7 +242,8 @@
     if (state.hidden.has(kind)) setKindHidden(kind, false);
     state.selected = i;
     network.selectNodes([i]);
-    network.focus(i, { scale: Math.max(network.getScale(), 1), animation: false });
+    // Zoom in only as far as needed to read labels around it (a big graph opens far zoomed out).
+    network.focus(i, { scale: Math.max(network.getScale(), 0.75), animation: false });
     showNode(i);
   }
 
@@ -301,7 +303,7 @@
   function showStudy(i) {
     const [, title, citation, doi, file, type, samples, discusses] = studies.get(i);
     const parts = [el("h2", null, title || label(i)), kindChip(i), " ", type === kindOf(i)[1] ? "" : el("span", { class: "muted" }, type)];
-    parts.push(el("p", { class: "citation" }, citation));
+    parts.push(el("p", { class: citation ? "citation" : "citation muted" }, citation || "The record has no citation line."));
     if (doi) {
       const link = el("a", { target: "_blank", rel: "noopener noreferrer" }, "https://doi.org/" + doi);
       link.href = "https://doi.org/" + doi.split("/").map(encodeURIComponent).join("/"); // always https://doi.org/…
