@@ -45,7 +45,9 @@ def test_sample_build_report(sample_build: BuildReport, sample_records):
     assert sample_build.records_built == len(sample_records) == 5
     assert sample_build.errors == ()
     assert sample_build.records_failed == 0
-    assert sample_build.files == (sample_build.out_dir / "asserted.ttl",)
+    assert sample_build.files == tuple(sample_build.out_dir / name for name in
+                                       ("asserted.ttl", "inferred.ttl", "graph.ttl", "graph.trig"))
+    assert sample_build.inferred > 0 and sample_build.study_links
     assert sample_build.corpus == data_path("corpus")
 
 
@@ -101,8 +103,8 @@ def test_installed_commkg_builds_the_bundled_sample_from_any_folder(tmp_path, sa
     # cwd is not the checkout, so the corpus, ontology and lexicon must come from the package.
     result = run_commkg("build", cwd=tmp_path)
     assert result.returncode == 0, result.stderr
-    assert result.stdout == (f"built 5 records (0 with errors), {sample_build.triples} triples "
-                             f"-> output/asserted.ttl\n")
+    assert result.stdout == (f"built 5 records (0 with errors), {sample_build.triples} triples, "
+                             f"{sample_build.inferred} inferred -> output/graph.ttl\n")
     assert (tmp_path / "output" / "asserted.ttl").stat().st_size > 0
 
 

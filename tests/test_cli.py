@@ -27,8 +27,8 @@ def reason_for(path) -> str:
     return raised.value.reason
 
 
-def summary(built: int, failed: int, triples: int, out) -> str:
-    return f"built {built} records ({failed} with errors), {triples} triples -> {out}/asserted.ttl\n"
+def summary(built: int, failed: int, triples: int, out, inferred: int) -> str:
+    return f"built {built} records ({failed} with errors), {triples} triples, {inferred} inferred -> {out}/graph.ttl\n"
 
 
 def triples_in(path) -> int:
@@ -52,8 +52,9 @@ def test_every_command_has_help_with_an_example(runner, command):
 
 def test_build_help_documents_the_exit_codes(runner):
     result = runner.invoke(main, ["build", "--help"])
-    assert "Exit code 0" in result.stdout and "1 when any was skipped" in result.stdout
-    assert "2 for bad arguments" in result.stdout
+    text = " ".join(result.stdout.split())  # click wraps the help to the terminal's width
+    assert "Exit code 0" in text and "1 when any was skipped" in text
+    assert "2 for bad arguments" in text
 
 
 def test_version(runner):
@@ -73,8 +74,17 @@ def test_build_the_sample(runner, tmp_path, sample_build, sample_asserted):
     out = tmp_path / "out"
     result = runner.invoke(main, ["build", "--out", str(out)])
     assert result.exit_code == 0, result.output
-    assert result.stdout == summary(5, 0, sample_build.triples, out)
+    assert result.stdout == summary(5, 0, sample_build.triples, out, sample_build.inferred)
     assert result.stderr == ""  # no progress bar for five records when stderr is not a terminal
+    assert (out / "asserted.ttl").read_bytes() == sample_asserted
+
+
+def test_build_without_reasoning_writes_the_asserted_graph_only(runner, tmp_path, sample_build, sample_asserted):
+    out = tmp_path / "out"
+    result = runner.invoke(main, ["build", "--out", str(out), "--no-reason"])
+    assert result.exit_code == 0, result.output
+    assert result.stdout == f"built 5 records (0 with errors), {sample_build.triples} triples -> {out}/asserted.ttl\n"
+    assert sorted(p.name for p in out.iterdir()) == ["asserted.ttl"]
     assert (out / "asserted.ttl").read_bytes() == sample_asserted
 
 
@@ -82,7 +92,7 @@ def test_build_writes_to_output_by_default(runner, tmp_path, monkeypatch, sample
     monkeypatch.chdir(tmp_path)
     result = runner.invoke(main, ["build"])
     assert result.exit_code == 0, result.output
-    assert result.stdout == summary(5, 0, sample_build.triples, "output")
+    assert result.stdout == summary(5, 0, sample_build.triples, "output", sample_build.inferred)
     assert (tmp_path / "output" / "asserted.ttl").read_bytes() == sample_asserted
 
 
@@ -93,7 +103,7 @@ def test_build_a_corpus_with_a_bad_record(runner, tmp_path, small_corpus, bad_re
     reason = reason_for(bad_record)
     assert "not UTF-8" in reason
     assert result.stderr == f"commkg: skipped {bad_record}: {reason}\n"
-    assert result.stdout == summary(2, 1, triples_in(out / "asserted.ttl"), out)
+    assert result.stdout == summary(2, 1, triples_in(out / "asserted.ttl"), out, triples_in(out / "inferred.ttl"))
 
 
 def test_strict_stops_and_leaves_the_previous_output(runner, tmp_path, small_corpus):
@@ -111,7 +121,7 @@ def test_strict_stops_and_leaves_the_previous_output(runner, tmp_path, small_cor
                              "(stopped by --strict; previous outputs left as they were)\n")
     assert (out / "asserted.ttl").read_bytes() == before
     assert (out / "asserted.ttl").stat().st_mtime_ns == modified
-    assert sorted(p.name for p in out.iterdir()) == ["asserted.ttl"]
+    assert sorted(p.name for p in out.iterdir()) == ["asserted.ttl", "graph.trig", "graph.ttl", "inferred.ttl"]
 
 
 def test_a_missing_corpus_is_a_one_line_error_with_exit_code_2(runner, tmp_path):
@@ -173,4 +183,4 @@ def test_a_long_corpus_shows_progress_on_stderr_only(runner, tmp_path, sample_re
     result = runner.invoke(main, ["build", str(corpus), "--out", str(out), "--workers", "2"])
     assert result.exit_code == 0, result.output
     assert "extracting 50 records" in result.stderr
-    assert result.stdout == summary(50, 0, triples_in(out / "asserted.ttl"), out)
+    assert result.stdout == summary(50, 0, triples_in(out / "asserted.ttl"), out, triples_in(out / "inferred.ttl"))

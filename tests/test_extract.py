@@ -271,3 +271,15 @@ def test_lexicon_covers_the_vocabulary(lexicon):
 
 def test_units_are_described(lexicon):
     assert UNIT.Interview in lexicon.units
+
+
+def test_every_ontology_term_the_extractor_writes_is_declared(seeds):
+    """A property or class of comm: that the ontology does not declare has no label, no
+    definition and no axioms: the extractor must not invent one."""
+    from rdflib import Graph
+    from commkg.resources import ontology_file
+    ontology = Graph().parse(ontology_file("commissioning.ttl"))
+    declared = set(ontology.subjects())
+    used = {term for _, graph in seeds.values() for triple in graph for term in triple
+            if isinstance(term, URIRef) and str(term).startswith(str(COMM))}
+    assert used - declared == set()

@@ -6,7 +6,6 @@ installs both (apt: chromium, fonts-noto-cjk; pip: the test extra)."""
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 
 import pytest
@@ -179,3 +178,4 @@ def test_the_attack_record_shows_as_text_and_runs_nothing(page):
     assert page.js("document.scripts.length") == 3  # the data block, vis-network, the page's own
     page.page.mouse.move(10, 10)
     page.assert_clean()
+

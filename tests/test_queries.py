@@ -358,6 +358,13 @@ def test_cli_query_broken_graph(cli, tmp_path):
     assert result.output.startswith(f"Error: cannot read graph file {broken}: ")
 
 
+@pytest.mark.parametrize("value", INJECTIONS[:2])
+def test_cli_injection_is_just_a_value(cli, graph_file, value):
+    result = cli("query", "studies-by-organisation-type", "--graph", str(graph_file),
+                 "--param", f"type={value}", "--format", "csv")
+    assert (result.exit_code, result.output) == (0, "file,type,label,study\n")  # CliRunner reads CRLF as LF
+
+
 @pytest.mark.parametrize("command", ["queries", "query", "serve"])
 def test_cli_help_has_examples(cli, command):
     result = cli(command, "--help")

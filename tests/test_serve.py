@@ -247,6 +247,14 @@ def test_result_size_limit(graph_file):
     assert reply.status == 200
 
 
+def test_describe_comes_as_turtle(graph_file):
+    store = load_store(graph_file)
+    reply = answer(store, "DESCRIBE <https://doi.org/10.1136/bmjopen-2013-003341>", "text/turtle",
+                   Limits())
+    assert reply.status == 200 and reply.media_type.startswith("text/turtle")
+    assert len(rdflib.Graph().parse(data=reply.body, format="turtle")) > 20
+
+
 @pytest.mark.parametrize(("accept", "expected"), [
     ("", "application/sparql-results+json"),
     ("text/csv;q=0.5, text/tab-separated-values", "text/tab-separated-values"),
@@ -258,3 +266,23 @@ def test_negotiate(accept, expected):
     from commkg.serve import SELECT_TYPES
 
     assert negotiate(accept, SELECT_TYPES) == expected
+
+
+def test_a_query_that_runs_out_of_memory_loses_only_its_worker(graph_file):
+    import asyncio
+
+    from commkg.serve import WorkerPool
+
+    async def scenario():
+        pool = WorkerPool(graph_file, size=1, limits=Limits(timeout=30, query_memory_mb=64))
+        await pool.start()
+        try:
+            hungry = await pool.answer("SELECT * WHERE { ?a ?b ?c . ?d ?e ?f } ORDER BY ?f ?c", "")
+            after = await pool.answer("ASK { ?s ?p ?o }", "")
+        finally:
+            pool.close()
+        return hungry, after
+
+    hungry, after = asyncio.run(scenario())
+    assert hungry.status == 500 and "worker" in hungry.body
+    assert (after.status, after.body) == (200, b'{"head":{},"boolean":true}')

@@ -4,8 +4,9 @@
 
 Reading and extraction are pure functions of one record and the lexicon, so they run in worker
 processes; everything after the merge sees the records in the corpus's sorted order, so the
-output does not depend on how the work was split. Reasoning (inferred.ttl, graph.ttl,
-graph.trig) will be one more step between `_extract_all` and `_write_outputs`.
+output does not depend on how the work was split. Reasoning (reason.py) runs on the merged
+asserted triples and gives inferred.ttl, graph.ttl (asserted + inferred) and graph.trig (the
+same in named graphs, docs/model.md).
 """
 
 from __future__ import annotations
@@ -20,19 +21,31 @@ from functools import partial
 from pathlib import Path
 from typing import Protocol, TextIO
 
-from rdflib import URIRef
+import rdflib
+from rdflib import RDF, URIRef
 
 from commkg.cache import RecordCache
 from commkg.corpus import find_records, read_record
 from commkg.errors import CommkgError, RecordError
 from commkg.extract import extract
-from commkg.lexicon import Lexicon, load_lexicon
-from commkg.resources import data_path
-from commkg.writing import write_files_atomically, write_turtle
+from commkg.lexicon import CONCEPT, UNIT, Lexicon, load_lexicon
+from commkg.reason import STUDY_LINKS, compile_ontology, inconsistencies, reason_triples
+from commkg.resources import data_path, ontology_file
+from commkg.writing import write_files_atomically, write_trig, write_turtle
 
 Triple = tuple
 
 ASSERTED_FILE = "asserted.ttl"
+INFERRED_FILE = "inferred.ttl"
+GRAPH_FILE = "graph.ttl"
+TRIG_FILE = "graph.trig"
+GRAPH_BASE = "https://w3id.org/commkg/graph/"  # + ontology, asserted, inferred, evidence
+_ID_BASE = "https://w3id.org/commkg/id/"
+
+# Study-to-study links (comm:sharesTheoryWith …) grow with the square of the corpus: every pair
+# of studies that used interviews is linked. Above this many records they are not materialised
+# unless asked for; the saved queries join through the shared concept and do not need them.
+STUDY_LINKS_UP_TO_RECORDS = 500
 
 # Corpora at least this long are extracted in worker processes (when `workers` is not given)
 # and are "long" for the CLI's progress bar: below it, starting the pool costs more than it saves.
@@ -83,6 +96,9 @@ class BuildReport:
     triples: int  # in the asserted graph, after merging (shared concepts counted once)
     files: tuple[Path, ...] = field(default=())  # the files written, main output first
     records_extracted: int | None = None  # with --incremental, the records not taken from the cache
+    inferred: int | None = None  # triples the reasoner added; None when it did not run
+    study_links: bool = False  # whether study-to-study links were materialised
+    warnings: tuple[str, ...] = ()  # inconsistencies the reasoner found, one line each
 
     @property
     def records_failed(self) -> int:
@@ -91,6 +107,11 @@ class BuildReport:
     @property
     def asserted_file(self) -> Path:
         return self.out_dir / ASSERTED_FILE
+
+    @property
+    def main_file(self) -> Path:
+        """The file most people load: graph.ttl, or asserted.ttl when reasoning was skipped."""
+        return self.out_dir / (ASSERTED_FILE if self.inferred is None else GRAPH_FILE)
 
 
 # --------------------------------------------------------------------------- per record
@@ -238,6 +259,8 @@ def build_corpus(
     workers: int | None = None,
     progress: ProgressFactory | None = None,
     incremental: bool = False,
+    reason: bool = True,
+    study_links: bool | None = None,
 ) -> BuildReport:
     """Build the graph of every record under `corpus` (None: the bundled sample) into `out_dir`.
 
@@ -247,6 +270,9 @@ def build_corpus(
     returns a context manager whose `.update(1)` is called once per record. With `incremental`,
     records unchanged since the last incremental build into `out_dir` are taken from its cache
     (`out_dir/.cache`, cache.py) instead of being extracted again; the output is the same.
+    With `reason` (the default) the OWL 2 RL reasoner adds inferred.ttl, graph.ttl and
+    graph.trig; `study_links` materialises the study-to-study links (None: up to
+    STUDY_LINKS_UP_TO_RECORDS records).
     Raises CorpusError for a corpus that is not a folder of records, OutputError when the output
     cannot be written; previous output files are left intact in every failure.
     """
@@ -260,12 +286,66 @@ def build_corpus(
         asserted, errors, built = _extract_all(
             paths, strict=strict, workers=_worker_count(len(paths), workers), bar=bar, cache=cache)
 
-    files = _write_outputs(out_dir, {
-        ASSERTED_FILE: partial(write_turtle, graph=asserted, prefixes=OUTPUT_PREFIXES),
-    })
+    writers = {ASSERTED_FILE: partial(write_turtle, graph=asserted, prefixes=OUTPUT_PREFIXES)}
+    inferred, warnings = None, ()
+    if study_links is None:
+        study_links = built <= STUDY_LINKS_UP_TO_RECORDS
+    if reason:
+        ontology = _ontology()
+        inferred = reason_triples(asserted, compile_ontology(ontology),
+                                  exclude=frozenset() if study_links else STUDY_LINKS)
+        warnings = _inconsistencies(asserted, inferred, ontology)
+        writers[INFERRED_FILE] = partial(write_turtle, graph=inferred, prefixes=OUTPUT_PREFIXES)
+        writers[GRAPH_FILE] = partial(write_turtle, graph=asserted | inferred, prefixes=OUTPUT_PREFIXES)
+        writers[TRIG_FILE] = partial(write_trig, graphs=named_graphs(asserted, inferred, ontology),
+                                     prefixes=OUTPUT_PREFIXES, graph_base=GRAPH_BASE)
+    files = _write_outputs(out_dir, writers)
     return BuildReport(corpus=corpus, out_dir=out_dir, records_built=built, errors=tuple(errors),
                        triples=len(asserted), files=files,
-                       records_extracted=cache.misses if cache else len(paths))
+                       records_extracted=cache.misses if cache else len(paths),
+                       inferred=None if inferred is None else len(inferred),
+                       study_links=bool(reason and study_links), warnings=warnings)
+
+
+# --------------------------------------------------------------------------- reasoning
+
+def _ontology() -> rdflib.Graph:
+    return rdflib.Graph().parse(ontology_file("commissioning.ttl"), format="turtle")
+
+
+def _is_evidence(subject) -> bool:
+    return isinstance(subject, URIRef) and subject.startswith(_ID_BASE) and "/evidence/" in subject
+
+
+def _is_vocabulary(subject) -> bool:
+    """The lexicon's descriptions of concepts and units, copied into each record's graph."""
+    return isinstance(subject, URIRef) and subject.startswith((str(CONCEPT), str(UNIT)))
+
+
+def named_graphs(asserted: set[Triple], inferred: set[Triple], ontology: rdflib.Graph) -> dict[str, set[Triple]]:
+    """The four named graphs of graph.trig: a data team can load or drop each on its own."""
+    evidence = {t for t in asserted if _is_evidence(t[0])}
+    vocabulary = {t for t in asserted if _is_vocabulary(t[0])}
+    return {
+        "ontology": set(ontology) | vocabulary,
+        "asserted": asserted - evidence - vocabulary,
+        "inferred": set(inferred),
+        "evidence": evidence,
+    }
+
+
+def _inconsistencies(asserted: set[Triple], inferred: set[Triple], ontology: rdflib.Graph) -> tuple[str, ...]:
+    """Nodes typed with two disjoint classes, as warning lines naming the records and words."""
+    def graph(triples) -> rdflib.Graph:
+        g = rdflib.Graph()
+        for t in triples:
+            g.add(t)
+        return g
+    # Types first (cheap); the whole asserted graph, for the evidence, only when something clashes.
+    types = graph(t for t in asserted if t[1] == RDF.type)
+    if not inconsistencies(types, graph(inferred), ontology):
+        return ()
+    return tuple(str(found) for found in inconsistencies(graph(asserted), graph(inferred), ontology))
 
 
 class _NoProgress:

@@ -80,18 +80,26 @@ def _progress_bar(total: int):
 @click.option("--incremental", is_flag=True,
               help="Re-extract only the records changed since the last --incremental build into "
                    "OUT (cache in OUT/.cache); the output is the same as a full build's.")
-def build(corpus: Path | None, out_dir: Path, strict: bool, workers: int | None, incremental: bool) -> None:
+@click.option("--no-reason", "no_reason", is_flag=True,
+              help="Skip the OWL 2 RL reasoning: write asserted.ttl only.")
+@click.option("--study-links/--no-study-links", default=None,
+              help="Materialise study-to-study links (sharesTheoryWith …) [default: up to 500 records].")
+def build(corpus: Path | None, out_dir: Path, strict: bool, workers: int | None, incremental: bool,
+          no_reason: bool, study_links: bool | None) -> None:
     """Build the knowledge graph of CORPUS, a folder of plain-text study records (one per .txt
     file, subfolders included; default: the bundled sample of five records).
 
-    Writes OUT/asserted.ttl and prints one summary line. A record that cannot be read is
+    Writes OUT/asserted.ttl (what the records say), OUT/inferred.ttl (what the OWL 2 RL
+    reasoner adds), OUT/graph.ttl (both) and OUT/graph.trig (the same in named graphs), and
+    prints one summary line; inconsistencies the reasoner finds are warnings on stderr. A record that cannot be read is
     skipped with a line on stderr and the rest is built. Exit code 0 when every record was
     built, 1 when any was skipped (or --strict stopped the build, or OUT could not be
     written), 2 for bad arguments such as a CORPUS folder that does not exist.
 
     \b
     Example:
-      commkg build                              # the sample -> output/asserted.ttl
+      commkg build                              # the sample -> output/graph.ttl …
+      commkg build --no-reason                  # asserted.ttl only
       commkg build ~/records --out ~/graph      # your own corpus
       commkg build ~/records --strict           # stop at the first bad record
       commkg build ~/records --incremental      # re-extract only the changed records
@@ -102,7 +110,7 @@ def build(corpus: Path | None, out_dir: Path, strict: bool, workers: int | None,
 
     try:
         report = build_corpus(corpus, out_dir, strict=strict, workers=workers, progress=_progress_bar,
-                              incremental=incremental)
+                              incremental=incremental, reason=not no_reason, study_links=study_links)
     except RecordError as error:  # only with --strict
         raise click.ClickException(f"{_one_line(error.path)}: {_one_line(error.reason)} "
                                    "(stopped by --strict; previous outputs left as they were)")
@@ -117,8 +125,14 @@ def build(corpus: Path | None, out_dir: Path, strict: bool, workers: int | None,
         total = report.records_built + report.records_failed
         click.echo(f"commkg: {report.records_extracted} of {total} records extracted, "
                    "the others taken from the cache", err=True)
+    for warning in report.warnings:
+        click.echo(f"commkg: warning: {_one_line(warning)}", err=True)
+    if report.inferred is not None and not report.study_links:
+        click.echo(f"commkg: study-to-study links not materialised for {report.records_built} records "
+                   "(they grow with the square of the corpus); --study-links makes them", err=True)
+    inferred = "" if report.inferred is None else f", {report.inferred} inferred"
     click.echo(f"built {report.records_built} records ({report.records_failed} with errors), "
-               f"{report.triples} triples -> {report.asserted_file}")
+               f"{report.triples} triples{inferred} -> {report.main_file}")
     if report.errors:
         raise click.exceptions.Exit(EXIT_FAILED)
 

@@ -25,15 +25,15 @@ import rdflib
 from rdflib import RDF, RDFS, XSD, BNode, Literal, URIRef
 from rdflib.namespace import DCTERMS, FOAF, SKOS
 
-from commkg.build import ASSERTED_FILE, OUTPUT_PREFIXES
+from commkg.build import ASSERTED_FILE, GRAPH_BASE, INFERRED_FILE, OUTPUT_PREFIXES, TRIG_FILE
 from commkg.errors import CommkgError
 from commkg.resources import ontology_file
 from commkg.writing import TurtleForms, _canonical_blank_nodes, turtle_blocks, write_file_atomically
+from commkg import writing
 from commkg.writing import write_turtle as _sorted_turtle
 
 Triple = tuple
 
-GRAPH_BASE = "https://w3id.org/commkg/graph/"
 # The named graphs of graph.trig (docs/model.md: names and IRIs are fixed), in document order.
 DATA_GRAPHS = ("ontology", "asserted", "inferred", "evidence")
 # Provenance changes with every build, so it lives in its own file and is never part of "all".
@@ -41,8 +41,6 @@ PROVENANCE_GRAPH = "provenance"
 GRAPH_CHOICES = (*DATA_GRAPHS, PROVENANCE_GRAPH, "all")
 FORMATS = ("ttl", "nt", "nq", "trig", "jsonld", "graphml")
 
-TRIG_FILE = "graph.trig"
-INFERRED_FILE = "inferred.ttl"
 PROVENANCE_FILE = "provenance.trig"
 SPLIT_PREFIX = "commkg-"  # split N-Quads files: commkg-00001.nq, commkg-00002.nq …
 
@@ -208,21 +206,7 @@ def write_turtle(stream: TextIO, triples: Iterable[Triple]) -> None:
 
 def write_trig(stream: TextIO, graphs: Mapping[str, set[Triple]]) -> None:
     """Each graph as `<graph IRI> { … }` of sorted Turtle blocks, one @prefix header for all."""
-    bodies = []
-    labels: dict[BNode, str] = {}
-    canonical_graphs = []
-    for name, triples in graphs.items():
-        canonical, graph_labels = _canonical(triples, f"{name}_b")
-        labels.update(graph_labels)
-        canonical_graphs.append((name, canonical))
-    forms = TurtleForms(OUTPUT_PREFIXES, labels)
-    for name, canonical in canonical_graphs:
-        blocks = "".join("\n    " + block.replace("\n", "\n    ").rstrip(" ")
-                         for block in turtle_blocks(canonical, forms))
-        bodies.append(f"\n{forms.iri(graph_iri(name))} {{{blocks}}}\n")
-    for prefix in sorted(forms.used_prefixes):
-        stream.write(f"@prefix {prefix}: <{OUTPUT_PREFIXES[prefix]}> .\n")
-    stream.writelines(bodies)
+    writing.write_trig(stream, graphs, OUTPUT_PREFIXES, GRAPH_BASE)
 
 
 # ------------------------------------------------------------------------------ JSON-LD

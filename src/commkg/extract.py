@@ -8,6 +8,7 @@ backed by a W3C Web Annotation pointing at the words of the record that support 
 from __future__ import annotations
 
 import re
+from bisect import bisect_left, bisect_right
 from collections import defaultdict
 from dataclasses import dataclass, field
 from urllib.parse import quote
@@ -51,6 +52,7 @@ _GAP_WORD = re.compile(r"[^\s]+")
 _QUOTES = "'\"\u2018\u2019\u201c\u201d"
 _MAX_GAP_WORDS = 4
 _MAX_UNIT_WORDS = 12  # words a unit and the word after it may span, with room to spare (the longest has 3)
+_MAX_WINDOW_CHARS = 1000  # and characters: a number and its unit are never this far apart
 
 
 def record_iris(record: Record, doi: str | None) -> tuple[URIRef, str]:
@@ -69,7 +71,9 @@ def sentence_spans(text: str) -> list[tuple[int, int]]:
     """Sentences of one paragraph as (start, end) offsets; abbreviations such as "approx." do not end one."""
     spans, start = [], 0
     for m in _SENTENCE_END.finditer(text):
-        if _ABBREVIATION.search(text[start:m.start()]):
+        # The abbreviation ends the sentence so far: its last 16 characters are enough to check
+        # (the whole of it would make a paragraph of many abbreviations quadratic).
+        if _ABBREVIATION.search(text[max(start, m.start() - 16):m.start()]):
             continue
         spans.append((start, m.start()))
         start = m.end()
@@ -262,10 +266,14 @@ class _RecordExtraction:
                 self.fact(COMM.involvesActor, actor, start, end)
             if actors:
                 actor_mentions.append((start, end, actors))
+        actor_mentions.sort(key=lambda m: m[0])
+        starts = [m[0] for m in actor_mentions]
         for paragraph in self.record.paragraphs:
             text, offset = self.body_text(paragraph)
             for s, e in sentence_spans(text):
-                in_sentence = [m for m in actor_mentions if offset + s <= m[0] and m[1] <= offset + e]
+                # Bisection: scanning every mention for every sentence is quadratic in a long record.
+                first, last = bisect_left(starts, offset + s), bisect_right(starts, offset + e)
+                in_sentence = [m for m in actor_mentions[first:last] if m[1] <= offset + e]
                 if len(in_sentence) >= 2:
                     self.relations(text[s:e], offset + s, in_sentence)
 
@@ -283,14 +291,15 @@ class _RecordExtraction:
 
     def relations(self, sentence: str, offset: int, mentions: list) -> None:
         """"A <cue> B" between two actor mentions of one sentence (cues are in the lexicon)."""
+        # The mentions are in text order and do not overlap, so their ends are in order too.
+        starts, ends = [x[0] for x in mentions], [x[1] for x in mentions]
         for prop, cue in self.lexicon.relation_cues:
             for m in cue.finditer(sentence):
                 cue_start, cue_end = offset + m.start(), offset + m.end()
-                before = [x for x in mentions if x[1] <= cue_start]
-                after = [x for x in mentions if x[0] >= cue_end]
-                if not before or not after:
+                before, after = bisect_right(ends, cue_start), bisect_left(starts, cue_end)
+                if before == 0 or after == len(mentions):
                     continue
-                subject_mention, object_mention = before[-1], after[0]
+                subject_mention, object_mention = mentions[before - 1], mentions[after]
                 for subject in subject_mention[2]:
                     for obj in object_mention[2]:
                         if subject == obj:
@@ -336,15 +345,15 @@ class _RecordExtraction:
 
     def _unit_after(self, text: str, position: int, *, year_like: bool) -> Match | None:
         """The unit a number counts: the furthest unit reachable over a few modifier words."""
-        window_end = _WINDOW_END.search(text, position)
-        end = window_end.start() if window_end else len(text)
-        # The unit is within a few words of its number: cut the window there, or a long run of
-        # numbers without punctuation ("12 12 12 …") costs time quadratic in its length.
+        # The unit is within a few words of its number: look no further, or a long run of numbers
+        # without punctuation ("12 12 12 …", "1;1;1;…") costs time quadratic in its length.
+        end = min(len(text), position + _MAX_WINDOW_CHARS)
         for words, word in enumerate(_GAP_WORD.finditer(text, position, end), start=1):
             if words > _MAX_GAP_WORDS + _MAX_UNIT_WORDS:
                 end = word.start()
                 break
-        window = text[position:end]
+        window_end = _WINDOW_END.search(text, position, end)
+        window = text[position: window_end.start() if window_end else end]
         best = None
         for match in self.lexicon.unit_matcher.find(window):
             gap = [w.strip(_QUOTES) for w in _GAP_WORD.findall(window[:match.start])]

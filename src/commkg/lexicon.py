@@ -132,11 +132,13 @@ class Matcher:
     def find(self, text: str) -> list[Match]:
         """Non-overlapping matches, longest first, in text order."""
         chosen: list[Match] = []
-        taken: list[tuple[int, int]] = []
+        # 1 where a chosen match lies: an overlap check costs the match's length, not the number
+        # of matches chosen so far (quadratic in a long record).
+        taken = bytearray(len(text))
         for match in sorted(self.candidates(text), key=lambda m: (m.start - m.end, m.start)):
-            if all(match.end <= s or match.start >= e for s, e in taken):
+            if not any(taken[match.start:match.end]):
                 chosen.append(match)
-                taken.append((match.start, match.end))
+                taken[match.start:match.end] = b"\x01" * (match.end - match.start)
         return sorted(chosen, key=lambda m: m.start)
 
 

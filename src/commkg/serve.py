@@ -16,9 +16,9 @@ Read-only, and safe to share with people who did not build it:
   with 403: the endpoint answers from its one graph and never reads a file or the network for a
   query. A query rdflib cannot parse is refused with 400, even if Oxigraph might run it: what
   cannot be checked does not run.
-- Queries run in worker processes (`WorkerPool`), each holding its own in-memory Oxigraph store
-  loaded from the graph file. A query that runs past the time limit has its worker killed (and
-  replaced); the HTTP request gets 503. Killing a process is the only reliable cut-off: Oxigraph
+- Queries run in worker processes (`WorkerPool`), forked from a template process that loaded the
+  graph file into an in-memory Oxigraph store once. A query that runs past the time limit has
+  its worker killed (and a new one forked at once); the HTTP request gets 503. Killing a process is the only reliable cut-off: Oxigraph
   evaluates ORDER BY, GROUP BY and aggregates over the whole input before it returns the first
   row, so a deadline checked between rows would not stop `SELECT (COUNT(*) AS ?n) { ?a ?b ?c .
   ?d ?e ?f . ?g ?h ?i }`. A worker also runs under a memory limit, so such a query cannot take the
@@ -66,7 +66,7 @@ GRAPH_TYPES = {  # media type -> queries.py graph format
 class Limits:
     timeout: float = 10.0  # seconds a query may run before its worker is killed
     max_bytes: int = 50_000_000  # size of a written result
-    memory_mb: int | None = None  # address space of a worker; None: 2 GB + 4 x the graph file
+    query_memory_mb: int = 2048  # address space a worker may use beyond the loaded graph
 
 
 @dataclass(frozen=True)
@@ -210,27 +210,29 @@ def answer(store, text: str, accept: str, limits: Limits) -> Reply:
 
 # ---------------------------------------------------------------------------------------------
 # Worker processes
+#
+# One template process loads the graph once; every worker is an os.fork() of it, so a worker
+# starts at once with the graph already in memory (shared with the template, copy-on-write),
+# however big the graph. Loading 10,000 records takes Oxigraph over a minute: a killed worker
+# must not cost that. The template never runs a query, and has a single thread when it forks.
 
 
-def _worker_main(graph_file: str, limits: Limits, connection) -> None:
-    """A worker: load the graph, then answer (text, accept) jobs until the pipe closes."""
+def _limit_memory(extra_mb: int) -> None:
+    """Cap this process's address space at what it uses now (the graph) + `extra_mb`."""
     try:
         import resource
 
-        memory_mb = limits.memory_mb or 2048 + 4 * os.path.getsize(graph_file) // 2**20
-        address_space = memory_mb * 2**20
-        resource.setrlimit(resource.RLIMIT_AS, (address_space, address_space))
-    except (ImportError, ValueError, OSError):  # not on this platform: no memory cap
+        with open("/proc/self/statm") as statm:
+            used = int(statm.read().split()[0]) * os.sysconf("SC_PAGE_SIZE")
+        cap = used + extra_mb * 2**20
+        resource.setrlimit(resource.RLIMIT_AS, (cap, cap))
+    except (ImportError, OSError, ValueError):  # not Linux: no cap
         pass
-    from commkg.queries import load_store
 
-    try:
-        store = load_store(graph_file)
-    except QueryError as error:
-        connection.send(("failed", str(error)))
-        return
-    check_query("ASK {}")  # loads rdflib's SPARQL parser now, not on the first request
-    connection.send(("ready", None))
+
+def _serve_jobs(store, connection, limits: Limits) -> None:
+    """A worker: answer (text, accept) jobs until the server closes the connection."""
+    _limit_memory(limits.query_memory_mb)
     while True:
         try:
             text, accept = connection.recv()
@@ -243,20 +245,47 @@ def _worker_main(graph_file: str, limits: Limits, connection) -> None:
         connection.send(reply)
 
 
-class _Worker:
-    def __init__(self, context, graph_file: str, limits: Limits):
-        self.connection, child_end = context.Pipe()
-        self.process = context.Process(target=_worker_main, args=(graph_file, limits, child_end),
-                                       daemon=True, name="commkg-query-worker")
-        self.process.start()
-        child_end.close()
+def _template_main(graph_file: str, limits: Limits, control) -> None:
+    """The template: load the graph, then fork a ready worker each time the server asks."""
+    import signal
+    import socket
+    from multiprocessing.connection import Connection
+    from multiprocessing.reduction import send_handle
+
+    from commkg.queries import load_store
+
+    signal.signal(signal.SIGCHLD, signal.SIG_IGN)  # the kernel reaps the workers we fork
+    try:
+        store = load_store(graph_file)
+    except QueryError as error:
+        control.send(("failed", str(error)))
+        return
+    check_query("ASK {}")  # loads rdflib's SPARQL parser now, for every worker to inherit
+    control.send(("ready", None))
+    while True:
         try:
-            status, message = self.connection.recv()  # blocks until the graph is loaded
+            control.recv()
         except (EOFError, OSError):
-            status, message = "failed", f"a query worker died while loading {graph_file}"
-        if status != "ready":
-            self.stop()
-            raise QueryError(message)
+            return  # the server is gone
+        ours, theirs = socket.socketpair()
+        pid = os.fork()
+        if pid == 0:  # the worker
+            try:
+                control.close()
+                ours.close()
+                _serve_jobs(store, Connection(theirs.detach()), limits)
+            finally:
+                os._exit(0)
+        theirs.close()
+        send_handle(control, ours.fileno(), os.getppid())
+        ours.close()
+        control.send(pid)
+
+
+class _Worker:
+    def __init__(self, connection, pid: int):
+        self.connection = connection
+        self.pid = pid
 
     def ask(self, text: str, accept: str, timeout: float) -> Reply | None:
         """The worker's reply, or None when it did not answer within `timeout` seconds."""
@@ -266,15 +295,54 @@ class _Worker:
         return self.connection.recv()
 
     def stop(self) -> None:
-        self.process.kill()
-        self.process.join(timeout=5)
+        import signal
+
+        try:
+            os.kill(self.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
         self.connection.close()
 
 
-class WorkerPool:
-    """`size` worker processes, each with the graph loaded; one query at a time per worker.
+class _Template:
+    def __init__(self, context, graph_file: str, limits: Limits):
+        self.control, child_end = context.Pipe()
+        self.process = context.Process(target=_template_main, args=(graph_file, limits, child_end),
+                                       daemon=True, name="commkg-query-template")
+        self.process.start()
+        child_end.close()
+        self._lock = threading.Lock()  # one fork at a time: the replies must not interleave
+        try:
+            status, message = self.control.recv()  # blocks until the graph is loaded
+        except (EOFError, OSError):
+            status, message = "failed", f"the query process died while loading {graph_file}"
+        if status != "ready":
+            self.stop()
+            raise QueryError(message)
 
-    Workers are started with forkserver (spawn where there is none), never by forking the
+    def fork_worker(self) -> _Worker:
+        from multiprocessing.connection import Connection
+        from multiprocessing.reduction import recv_handle
+
+        with self._lock:
+            try:
+                self.control.send("fork")
+                descriptor = recv_handle(self.control)
+                pid = self.control.recv()
+            except (EOFError, OSError) as error:
+                raise QueryError(f"the query template process is gone: {error}") from None
+        return _Worker(Connection(descriptor), pid)
+
+    def stop(self) -> None:
+        self.process.kill()
+        self.process.join(timeout=5)
+        self.control.close()
+
+
+class WorkerPool:
+    """`size` worker processes forked from one template; one query at a time per worker.
+
+    The template is started with forkserver (spawn where there is none), never by forking the
     server: the server has threads, and a fork copies their locks in whatever state they are.
     """
 
@@ -285,25 +353,25 @@ class WorkerPool:
         methods = multiprocessing.get_all_start_methods()
         self._context = multiprocessing.get_context("forkserver" if "forkserver" in methods else "spawn")
         if "forkserver" in methods:
-            # Imported once in the fork server, so that a new worker starts in a moment.
             self._context.set_forkserver_preload(["commkg.serve", "commkg.queries"])
+        self._template: _Template | None = None
         self._idle: asyncio.Queue[_Worker] | None = None
         self._all: set[_Worker] = set()
         self._replacing: set[asyncio.Task] = set()  # held, so that no replacement is collected
         self._lock = threading.Lock()
 
     def _new_worker(self) -> _Worker:
-        worker = _Worker(self._context, self.graph_file, self.limits)
+        worker = self._template.fork_worker()
         with self._lock:
             self._all.add(worker)
         return worker
 
     async def start(self) -> None:
-        """Start the workers (in threads: each waits for its graph to load)."""
+        """Load the graph in the template (in a thread: it takes a while), fork the workers."""
         self._idle = asyncio.Queue()
-        workers = await asyncio.gather(*(asyncio.to_thread(self._new_worker) for _ in range(self.size)))
-        for worker in workers:
-            self._idle.put_nowait(worker)
+        self._template = await asyncio.to_thread(_Template, self._context, self.graph_file, self.limits)
+        for _ in range(self.size):
+            self._idle.put_nowait(await asyncio.to_thread(self._new_worker))
 
     async def _replace(self, worker: _Worker) -> None:
         with self._lock:
@@ -311,7 +379,7 @@ class WorkerPool:
         await asyncio.to_thread(worker.stop)
         try:
             self._idle.put_nowait(await asyncio.to_thread(self._new_worker))
-        except QueryError:  # the graph file went away; the pool shrinks
+        except QueryError:  # the template died (out of memory?): the pool shrinks
             pass
 
     def _replace_later(self, worker: _Worker) -> None:
@@ -344,6 +412,8 @@ class WorkerPool:
             workers, self._all = list(self._all), set()
         for worker in workers:
             worker.stop()
+        if self._template is not None:
+            self._template.stop()
 
 
 # ---------------------------------------------------------------------------------------------

@@ -10,6 +10,7 @@ from (comm:sourceFile of the record the focus node belongs to), which is what a 
 
 from __future__ import annotations
 
+from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,6 +28,9 @@ Triple = tuple
 COMM = rdflib.Namespace("https://w3id.org/commkg/ontology#")
 OA = rdflib.Namespace("http://www.w3.org/ns/oa#")
 SHAPES_FILE = "shapes.ttl"
+DOI_IRI = "https://doi.org/"
+ID_BASE = "https://w3id.org/commkg/id/"
+RECORDS_PER_RUN = 20  # small enough to keep each pySHACL run's quadratic part small
 
 
 class ValidationError(CommkgError):
@@ -74,19 +78,67 @@ def load_shapes(path: Path | None = None) -> rdflib.Graph:
         raise ValidationError(f"cannot read the shapes {path}: {error}") from None
 
 
-def validate_triples(triples: Iterable[Triple], *, shapes: rdflib.Graph | None = None) -> ValidationReport:
-    """Validate asserted triples with their evidence (e.g. a build's merged asserted set)."""
+def validate_triples(triples: Iterable[Triple], *, shapes: rdflib.Graph | None = None,
+                     records_per_run: int = RECORDS_PER_RUN) -> ValidationReport:
+    """Validate asserted triples with their evidence (e.g. a build's merged asserted set).
+
+    pySHACL runs on a few records at a time, not on the whole corpus: rdflib evaluates a SPARQL
+    constraint for each focus node over the whole data graph, so one run over everything is
+    quadratic in the corpus. The shapes only look inside one record (the record, its
+    sample sizes, its evidence), so the runs give the same violations as one big run."""
+    shapes = shapes if shapes is not None else load_shapes()
+    violations: list[Violation] = []
+    for part in _parts(triples, records_per_run):
+        violations.extend(_validate_part(part, shapes))
+    return ValidationReport(tuple(sorted(violations)))
+
+
+def _validate_part(triples: Iterable[Triple], shapes: rdflib.Graph) -> list[Violation]:
     import pyshacl  # imported here: a second or so, paid only by the commands that validate
 
     data = rdflib.Graph()
     for triple in triples:
         data.add(triple)
-    _, report, text = pyshacl.validate(
-        data, shacl_graph=shapes if shapes is not None else load_shapes(),
-        inference="none", advanced=True, allow_warnings=True)
+    _, report, text = pyshacl.validate(data, shacl_graph=shapes, inference="none", advanced=True,
+                                       allow_warnings=True)
     if not isinstance(report, rdflib.Graph):  # pySHACL's ValidationFailure: the shapes are wrong
         raise ValidationError(f"the shapes cannot be used: {text}")
-    return ValidationReport(tuple(sorted(_violations(report, data))))
+    return list(_violations(report, data))
+
+
+def _record_base(record: URIRef) -> str:
+    """Where the IRIs local to a record start (docs/model.md, "record base")."""
+    if record.startswith(DOI_IRI):
+        return f"{ID_BASE}doi/{record[len(DOI_IRI):]}/"
+    return f"{record}/"
+
+
+def _parts(triples: Iterable[Triple], records_per_run: int) -> list[list[Triple]]:
+    """The triples grouped by record (the record's own and those under its base), in runs of
+    `records_per_run` records, plus one run of what belongs to no record."""
+    triples = list(triples)
+    records = sorted({s for s, p, _ in triples if p == COMM.sourceFile and isinstance(s, URIRef)})
+    owner_of_base = {_record_base(record): number for number, record in enumerate(records)}
+    owner_of_record = {record: number for number, record in enumerate(records)}
+    runs: dict[int, list[Triple]] = defaultdict(list)
+    unowned: list[Triple] = []
+    for triple in triples:
+        subject = triple[0]
+        owner = owner_of_record.get(subject)
+        if owner is None and isinstance(subject, URIRef) and subject.startswith(ID_BASE):
+            # The base is a prefix of the subject ending in "/": try each, shortest first.
+            cut = subject.find("/", len(ID_BASE))
+            while owner is None and cut != -1:
+                owner = owner_of_base.get(subject[:cut + 1])
+                cut = subject.find("/", cut + 1)
+        if owner is None:
+            unowned.append(triple)
+        else:
+            runs[owner // records_per_run].append(triple)
+    parts = [runs[key] for key in sorted(runs)]
+    if unowned:
+        parts.append(unowned)
+    return parts
 
 
 def validate_build(build_dir: Path, *, shapes_file: Path | None = None) -> ValidationReport:

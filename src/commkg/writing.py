@@ -241,3 +241,25 @@ def turtle_lines(graph: Iterable[Triple], prefixes: Mapping[str, str]) -> Iterat
 def write_turtle(stream: TextIO, graph: Iterable[Triple], prefixes: Mapping[str, str]) -> None:
     for chunk in turtle_lines(graph, prefixes):
         stream.write(chunk)
+
+
+def write_trig(stream: TextIO, graphs: Mapping[str, Iterable[Triple]], prefixes: Mapping[str, str],
+               graph_base: str) -> None:
+    """Each graph as `<graph_base + name> { … }` of sorted Turtle blocks, one @prefix header for all."""
+    labels: dict[BNode, str] = {}
+    canonical_graphs = []
+    for name, triples in graphs.items():
+        canonical, graph_labels = _canonical_blank_nodes(list(triples))
+        # Blank-node labels are per graph: keep them apart in the one document.
+        graph_labels = {blank: f"{name}_{label}" for blank, label in graph_labels.items()}
+        canonical_graphs.append((name, canonical))
+        labels.update(graph_labels)
+    forms = TurtleForms(prefixes, labels)
+    bodies = []
+    for name, canonical in canonical_graphs:
+        blocks = "".join("\n    " + block.replace("\n", "\n    ").rstrip(" ")
+                         for block in turtle_blocks(canonical, forms))
+        bodies.append(f"\n{forms.iri(URIRef(graph_base + name))} {{{blocks}}}\n")
+    for prefix in sorted(forms.used_prefixes):
+        stream.write(f"@prefix {prefix}: <{prefixes[prefix]}> .\n")
+    stream.writelines(bodies)
