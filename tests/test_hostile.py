@@ -533,3 +533,39 @@ def test_the_hostile_corpus_page_runs_no_payload_in_chromium(tmp_path, hostile_g
     # The payloads were on screen, as text.
     assert "onerror=alert('journal')" in shown["html_metadata"]
     assert HTML_FILE_NAME in shown[Path(HTML_FILE_NAME).stem]
+
+
+# ------------------------------------------------------------------------------ long records
+
+# A record may be 2 MB (the reader's limit): a thesis pasted into one file, or a file made to
+# stall the build. Each shape below once made the extractor quadratic (hours for 2 MB): numbers
+# with no punctuation between them, one long Chinese run, a paragraph of sentences, a paragraph
+# of relation cues between actors.
+LONG_SHAPES = {
+    "numbers": "12 ",
+    "chinese": "临床委托小组",
+    "sentences": "CCGs commission from NHS trusts e.g. GPs. ",
+    "relations": "CCGs commission from NHS trusts and partner with providers ",
+}
+
+
+@pytest.mark.parametrize("unit", LONG_SHAPES.values(), ids=LONG_SHAPES.keys())
+def test_extraction_time_grows_linearly_with_the_record(unit):
+    import time
+
+    from commkg.corpus import parse_record
+    from commkg.extract import extract
+    from commkg.lexicon import load_lexicon
+
+    lexicon = load_lexicon()
+
+    def seconds(size: int) -> float:
+        record = parse_record(unit * (size // len(unit)), Path("long.txt"))
+        started = time.perf_counter()
+        extract(record, lexicon)
+        return time.perf_counter() - started
+
+    seconds(2_000)  # warm up (regex compilation, caches)
+    small, large = seconds(10_000), seconds(40_000)
+    # Four times the text: about four times the time when linear, sixteen when quadratic.
+    assert large / small < 9, f"{small:.2f}s for 10 kB, {large:.2f}s for 40 kB"

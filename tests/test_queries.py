@@ -24,10 +24,7 @@ from click.testing import CliRunner
 from rdflib import Literal, URIRef
 
 from commkg.cli import main
-from commkg.corpus import find_records, read_record
 from commkg.errors import QueryError
-from commkg.extract import extract
-from commkg.lexicon import load_lexicon
 from commkg.queries import (
     bind_parameters,
     find_query,
@@ -41,7 +38,6 @@ from commkg.queries import (
     run_rdflib,
     saved_queries,
 )
-from commkg.resources import data_path, ontology_file
 
 GOLDEN = Path(__file__).parent / "golden"
 SAVED = [q.name for q in saved_queries()]
@@ -50,23 +46,11 @@ INJECTIONS = ['" } ; DROP ALL #', "<http://x> . ?s ?p ?o", "CCG\" } UNION { ?s ?
               "?s", "$type", "<>", "'CCG'", "CCG } LIMIT 1"]
 
 
-def build_sample_graph(path: Path) -> Path:
-    """graph.ttl of the bundled sample: asserted + inferred, as `commkg build` writes it."""
-    from commkg.reason import reason  # the reasoner's module; see the brief of issue 3
-
-    lexicon = load_lexicon()
-    asserted = rdflib.Graph()
-    for record in find_records(data_path("corpus")):
-        asserted += extract(read_record(record), lexicon)
-    ontology = rdflib.Graph().parse(ontology_file("commissioning.ttl"))
-    graph = asserted + reason(asserted, ontology)
-    graph.serialize(path, format="turtle")
-    return path
-
-
 @pytest.fixture(scope="session")
-def graph_file(tmp_path_factory) -> Path:
-    return build_sample_graph(tmp_path_factory.mktemp("queries") / "graph.ttl")
+def graph_file(sample_build) -> Path:
+    """graph.ttl (asserted + inferred) of the bundled sample, as `commkg build` writes it."""
+    assert sample_build.main_file.name == "graph.ttl", "the sample build did not reason"
+    return sample_build.main_file
 
 
 @pytest.fixture(scope="session")

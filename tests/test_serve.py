@@ -21,7 +21,6 @@ from SPARQLWrapper.SPARQLExceptions import QueryBadFormed
 
 from commkg.queries import load_store
 from commkg.serve import Limits, Malformed, Refused, answer, check_query, create_app, negotiate
-from test_queries import build_sample_graph
 
 TIMEOUT = 2.0
 RUNAWAY = "SELECT (COUNT(*) AS ?n) WHERE { ?a ?b ?c . ?d ?e ?f . ?g ?h ?i . ?j ?k ?l }"
@@ -29,8 +28,9 @@ FILES = "SELECT ?file WHERE { ?s <https://w3id.org/commkg/ontology#sourceFile> ?
 
 
 @pytest.fixture(scope="module")
-def graph_file(tmp_path_factory):
-    return build_sample_graph(tmp_path_factory.mktemp("serve") / "graph.ttl")
+def graph_file(sample_build):
+    """graph.ttl (asserted + inferred) of the bundled sample, as `commkg build` writes it."""
+    return sample_build.main_file
 
 
 @pytest.fixture(scope="module")

@@ -1,0 +1,227 @@
+"""Benchmark `commkg build` at corpus scale, stage by stage, against a plain owlrl closure.
+
+    python bench/bench_build.py                          # 100, 1,000 and 10,000 records
+    python bench/bench_build.py --sizes 100 1000 --owlrl-limit 120
+
+For each size it generates a synthetic corpus (bench/generate_corpus.py) in a temporary folder
+and runs, each in a fresh subprocess so that peak memory is the build's own:
+
+* the build, stage by stage exactly as `commkg.build.build_corpus` does it —
+  extract (`build._extract_all`, in worker processes as the CLI would), reason
+  (`reason.reason_triples` + the inconsistency check), write (`build._write_outputs`:
+  asserted.ttl, inferred.ttl, graph.ttl, graph.trig) — with the default study-links setting
+  (materialised only up to `build.STUDY_LINKS_UP_TO_RECORDS` records);
+* the reference: `reason.reason_with_owlrl` (a plain owlrl closure, all links) on the same
+  corpus's knowledge triples (`reason.knowledge`: no evidence, no idle literals), stopped after
+  --owlrl-limit seconds. Once it fails to finish at one size, larger sizes are not tried.
+
+Seconds are wall-clock; "cpu" is user+system time of the process and its workers (the machine
+may be shared: compare cpu with wall). Peak memory is the largest resident set of the main
+process ("peak MB") and of any one extraction worker ("worker MB").
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+
+
+# --------------------------------------------------------------------------- in the subprocess
+
+def _cpu() -> float:
+    self, children = (resource.getrusage(who) for who in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN))
+    return self.ru_utime + self.ru_stime + children.ru_utime + children.ru_stime
+
+
+def _peaks() -> dict:
+    return {"peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+            "worker_mb": resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024}
+
+
+def _extract(corpus: Path):
+    from commkg import build
+    paths = build._record_paths(corpus)
+    asserted, errors, built = build._extract_all(
+        paths, strict=False, workers=build._worker_count(len(paths), None), bar=build._NoProgress())
+    return asserted, errors, built
+
+
+def child_build(corpus: Path, out_dir: Path) -> dict:
+    """The stages of build.build_corpus (reason=True, study_links=None), timed one by one."""
+    from functools import partial
+
+    from commkg import build
+    from commkg.reason import COMM, STUDY_LINKS, compile_ontology, reason_triples
+    from commkg.writing import write_trig, write_turtle
+
+    times, cpu = {}, {}
+    start = mark = time.perf_counter()
+    cpu_mark = _cpu()
+
+    def lap(stage: str) -> None:
+        nonlocal mark, cpu_mark
+        now, now_cpu = time.perf_counter(), _cpu()
+        times[stage], cpu[stage] = now - mark, now_cpu - cpu_mark
+        mark, cpu_mark = now, now_cpu
+
+    asserted, errors, built = _extract(corpus)
+    lap("extract")
+    study_links = built <= build.STUDY_LINKS_UP_TO_RECORDS
+    ontology = build._ontology()
+    inferred = reason_triples(asserted, compile_ontology(ontology),
+                              exclude=frozenset() if study_links else STUDY_LINKS)
+    lap("reason")
+    warnings = build._inconsistencies(asserted, inferred, ontology)
+    lap("check")
+    writers = {
+        build.ASSERTED_FILE: partial(write_turtle, graph=asserted, prefixes=build.OUTPUT_PREFIXES),
+        build.INFERRED_FILE: partial(write_turtle, graph=inferred, prefixes=build.OUTPUT_PREFIXES),
+        build.GRAPH_FILE: partial(write_turtle, graph=asserted | inferred, prefixes=build.OUTPUT_PREFIXES),
+        build.TRIG_FILE: partial(write_trig, graphs=build.named_graphs(asserted, inferred, ontology),
+                                 prefixes=build.OUTPUT_PREFIXES, graph_base=build.GRAPH_BASE),
+    }
+    build._write_outputs(out_dir, writers)
+    lap("write")
+    times["total"], cpu["total"] = time.perf_counter() - start, sum(cpu.values())
+    linked = {s for s, p, o in inferred if p == COMM.discusses and str(o).startswith("https://doi.org/")}
+    return {"records": built, "errors": len(errors), "study_links": study_links,
+            "asserted": len(asserted), "inferred": len(inferred), "warnings": len(warnings),
+            "commentaries_linked": len(linked), "seconds": times, "cpu": cpu,
+            "output_mb": sum(f.stat().st_size for f in out_dir.iterdir() if f.is_file()) / 1e6,
+            **_peaks()}
+
+
+class _OutOfTime(Exception):
+    pass
+
+
+def child_owlrl(corpus: Path, limit: float) -> dict:
+    """A plain owlrl closure of the corpus's knowledge triples, given `limit` seconds."""
+    import rdflib
+
+    from commkg import build
+    from commkg.reason import compile_ontology, knowledge, reason_triples, reason_with_owlrl
+
+    asserted, _, built = _extract(corpus)
+    ontology = build._ontology()
+    facts = knowledge(asserted, compile_ontology(ontology))
+    graph = rdflib.Graph()
+    for t in facts:
+        graph.add(t)
+
+    def out_of_time(signum, frame):
+        raise _OutOfTime
+
+    signal.signal(signal.SIGALRM, out_of_time)
+    signal.setitimer(signal.ITIMER_REAL, limit)
+    start, cpu_start = time.perf_counter(), _cpu()
+    try:
+        inferred = set(reason_with_owlrl(graph, ontology))
+    except _OutOfTime:
+        return {"records": built, "finished": False, "asserted": len(facts), **_peaks()}
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+    seconds, cpu = time.perf_counter() - start, _cpu() - cpu_start
+    ours = set(reason_triples(asserted, compile_ontology(ontology)))  # all links, as owlrl
+    return {"records": built, "finished": True, "asserted": len(facts), "inferred": len(inferred),
+            "seconds": seconds, "cpu": cpu, "same_as_commkg": inferred == ours, **_peaks()}
+
+
+# --------------------------------------------------------------------------- in the parent
+
+def _run_child(args: list[str], timeout: float | None = None) -> dict | None:
+    command = [sys.executable, str(Path(__file__).resolve()), "--child", *args]
+    try:
+        done = subprocess.run(command, capture_output=True, text=True, timeout=timeout, check=False)
+    except subprocess.TimeoutExpired:
+        return None
+    if done.returncode != 0:
+        sys.stderr.write(done.stderr)
+        raise SystemExit(f"benchmark subprocess failed: {' '.join(command)}")
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def _table(size: int, build: dict, owl: dict | str) -> str:
+    s, c = build["seconds"], build["cpu"]
+    links = "yes" if build["study_links"] else "no"
+    rows = [
+        f"### {size:,} records (study-to-study links materialised: {links}; "
+        f"{build['errors']} records skipped; {build['commentaries_linked']} commentaries linked)",
+        "",
+        "| run | extract s | reason s | check s | write s | total s | cpu s | asserted | inferred | peak MB | worker MB |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+        f"| commkg build | {s['extract']:.1f} | {s['reason']:.1f} | {s['check']:.1f} | {s['write']:.1f} "
+        f"| **{s['total']:.1f}** | {c['total']:.1f} | {build['asserted']:,} | {build['inferred']:,} "
+        f"| **{build['peak_mb']:.0f}** | {build['worker_mb']:.0f} |",
+    ]
+    if isinstance(owl, str):
+        rows.append(f"| owlrl closure | | {owl} | | | | | | | | |")
+    elif owl["finished"]:
+        same = "same as commkg (all links)" if owl["same_as_commkg"] else "DIFFERS from commkg (all links)"
+        rows.append(f"| owlrl closure | | {owl['seconds']:.1f} | | | | {owl['cpu']:.1f} | "
+                    f"{owl['asserted']:,} knowledge | {owl['inferred']:,} ({same}) | {owl['peak_mb']:.0f} | |")
+    rows.append("")
+    rows.append(f"cpu by stage: extract {c['extract']:.1f}, reason {c['reason']:.1f}, check "
+                f"{c['check']:.1f}, write {c['write']:.1f}; output files {build['output_mb']:.0f} MB")
+    return "\n".join(rows)
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
+                                     formatter_class=argparse.RawDescriptionHelpFormatter,
+                                     epilog=__doc__.split("\n\n", 1)[1])
+    parser.add_argument("--sizes", type=int, nargs="+", default=[100, 1000, 10000],
+                        help="corpus sizes in records (default: 100 1000 10000)")
+    parser.add_argument("--owlrl-limit", type=float, default=600, metavar="SECONDS",
+                        help="time allowed for each owlrl closure (default 600; 0 skips owlrl)")
+    parser.add_argument("--seed", type=int, default=0, help="generator seed (default 0)")
+    parser.add_argument("--keep", type=Path, metavar="DIR",
+                        help="generate the corpora and outputs under DIR and keep them")
+    parser.add_argument("--child", nargs="+", help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+
+    if args.child:  # internal: one measurement in a fresh process, printed as JSON
+        kind, corpus, other = args.child[0], Path(args.child[1]), args.child[2]
+        result = child_build(corpus, Path(other)) if kind == "build" else child_owlrl(corpus, float(other))
+        print(json.dumps(result))
+        return
+
+    sys.path.insert(0, str(HERE))
+    from generate_corpus import generate
+
+    print(f"# commkg build benchmark — {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}, "
+          f"{os.cpu_count()} cores, load average {', '.join(f'{x:.2f}' for x in os.getloadavg())}\n")
+    owlrl_gave_up_at = None
+    with tempfile.TemporaryDirectory(prefix="commkg-bench-") as scratch:
+        root = args.keep or Path(scratch)
+        for size in args.sizes:
+            corpus, out = root / f"corpus-{size}", root / f"out-{size}"
+            generate(size, corpus, seed=args.seed)
+            build = _run_child(["build", str(corpus), str(out)])
+            if args.owlrl_limit <= 0:
+                owl = "not run (--owlrl-limit 0)"
+            elif owlrl_gave_up_at is not None:
+                owl = f"not run: did not finish at {owlrl_gave_up_at:,} records"
+            else:
+                # The child stops itself after the limit; the extra time covers its extraction.
+                owl = _run_child(["owlrl", str(corpus), str(args.owlrl_limit)],
+                                 timeout=args.owlrl_limit + 2 * build["seconds"]["extract"] + 120)
+                if owl is None or not owl["finished"]:
+                    owlrl_gave_up_at = size
+                    owl = f"did not finish in {args.owlrl_limit:.0f} s"
+            print(_table(size, build, owl))
+            print(f"load average after: {', '.join(f'{x:.2f}' for x in os.getloadavg())}\n", flush=True)
+
+
+if __name__ == "__main__":
+    main()
