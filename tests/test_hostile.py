@@ -104,8 +104,8 @@ def make_hostile_corpus(folder: Path) -> Path:
         "We interviewed",
         "We\x0binterviewed\x0c \x1b[31mred\x1b[0m \x7f \x85 \u2028 \u2029 \u202eevil\u202c \u200d\x01\x1f",
     )
-    (folder / "controls.txt").write_text(controls.replace("bmjopen-2013-004242", "bmjopen-2013-000001"),
-                                         encoding="utf-8")
+    # Each generated record gets its own DOI and e-locator (the reasoner's key for a study).
+    (folder / "controls.txt").write_text(controls.replace("004242", "000001"), encoding="utf-8")
     (folder / HTML_FILE_NAME).write_text(RECORD.replace("004242", "000002"), encoding="utf-8")
     # 10 MB of plausible text, written in blocks: the reader must refuse it before reading it.
     with (folder / "big.txt").open("w", encoding="utf-8") as big:
@@ -569,3 +569,30 @@ def test_extraction_time_grows_linearly_with_the_record(unit):
     small, large = seconds(10_000), seconds(40_000)
     # Four times the text: about four times the time when linear, sixteen when quadratic.
     assert large / small < 9, f"{small:.2f}s for 10 kB, {large:.2f}s for 40 kB"
+
+
+# ------------------------------------------------------------------------------ reasoner merges
+
+@pytest.mark.xfail(strict=True, reason="open: the reasoner's owl:hasKey (journal + e-locator) makes two "
+                   "studies with different DOIs one, so graph.ttl mixes their facts (reported on issue 6)")
+def test_two_supplement_articles_with_the_same_page_id_stay_two_studies(tmp_path):
+    # Supplement articles restart their ids in every volume: S4 of 2013's supplement and S4 of
+    # 2014's are different articles with different DOIs, and must stay different studies.
+    corpus = tmp_path / "supplements"
+    corpus.mkdir()
+    (corpus / "a.txt").write_text(
+        "Health Services Research Unit, University of Aberdeen, Aberdeen, UK.\n"
+        "BMC Health Serv Res. 2013;13 Suppl 1(Suppl 1):S4. doi: 10.1186/1472-6963-13-S1-S4.\n"
+        "We interviewed 12 commissioners from clinical commissioning groups (CCGs) in England.\n",
+        encoding="utf-8")
+    (corpus / "b.txt").write_text(
+        "School of Health, University of Leeds, Leeds, UK.\n"
+        "BMC Health Serv Res. 2014;14 Suppl 2(Suppl 2):S4. doi: 10.1186/1472-6963-14-S2-S4.\n"
+        "A survey of 40 general practices about commissioning for diabetes in Scotland.\n",
+        encoding="utf-8")
+    result = CliRunner().invoke(main, ["build", str(corpus), "--out", str(tmp_path / "out")])
+    assert result.exit_code == 0, result.output
+    graph = rdflib.Graph().parse(data=(tmp_path / "out" / "graph.ttl").read_bytes(), format="turtle")
+    studies = _studies_by_file(graph)
+    assert studies == {"a.txt": [URIRef("https://doi.org/10.1186/1472-6963-13-S1-S4")],
+                       "b.txt": [URIRef("https://doi.org/10.1186/1472-6963-14-S2-S4")]}

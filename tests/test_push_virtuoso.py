@@ -229,3 +229,16 @@ def test_unknown_auth_scheme_is_refused(sample_dir, monkeypatch):
     monkeypatch.setenv("COMMKG_PUSH_AUTH", "kerberos")
     with pytest.raises(PushError, match="not supported"):
         push_build("http://127.0.0.1:9/unused", sample_dir)
+
+
+def test_push_command(virtuoso, sample_dir, tmp_path):
+    from conftest import run_commkg
+
+    iri = "https://w3id.org/commkg/graph/evidence"
+    result = run_commkg("push", "--endpoint", f"{virtuoso.base}/sparql-graph-crud", "--graph", "evidence",
+                        "--build", str(sample_dir), cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == f"pushed {len(load_build(sample_dir)['evidence'])} triples -> {iri}"
+    refused = run_commkg("push", "--endpoint", f"http://127.0.0.1:{_free_port()}/sparql-graph-crud",
+                         "--build", str(sample_dir), cwd=tmp_path)
+    assert refused.returncode == 1 and refused.stderr.startswith("Error: cannot reach")

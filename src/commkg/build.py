@@ -31,6 +31,7 @@ from commkg.extract import extract
 from commkg.lexicon import CONCEPT, UNIT, Lexicon, load_lexicon
 from commkg.reason import STUDY_LINKS, compile_ontology, inconsistencies, reason_triples
 from commkg.resources import data_path, ontology_file
+from commkg.visual import write_html
 from commkg.writing import write_files_atomically, write_trig, write_turtle
 
 Triple = tuple
@@ -39,6 +40,7 @@ ASSERTED_FILE = "asserted.ttl"
 INFERRED_FILE = "inferred.ttl"
 GRAPH_FILE = "graph.ttl"
 TRIG_FILE = "graph.trig"
+PAGE_FILE = "graph.html"
 GRAPH_BASE = "https://w3id.org/commkg/graph/"  # + ontology, asserted, inferred, evidence
 _ID_BASE = "https://w3id.org/commkg/id/"
 
@@ -299,6 +301,7 @@ def build_corpus(
         writers[GRAPH_FILE] = partial(write_turtle, graph=asserted | inferred, prefixes=OUTPUT_PREFIXES)
         writers[TRIG_FILE] = partial(write_trig, graphs=named_graphs(asserted, inferred, ontology),
                                      prefixes=OUTPUT_PREFIXES, graph_base=GRAPH_BASE)
+    writers[PAGE_FILE] = partial(write_html, graph=asserted if inferred is None else asserted | inferred)
     files = _write_outputs(out_dir, writers)
     return BuildReport(corpus=corpus, out_dir=out_dir, records_built=built, errors=tuple(errors),
                        triples=len(asserted), files=files,

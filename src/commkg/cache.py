@@ -9,7 +9,7 @@ extracts (DESIGN.md), so its result can be kept under a key made of exactly thos
 The source of the extracting modules is in the salt so that an edited extractor never serves
 stale triples, even before its version number moves. One JSON file per record lives in
 `OUT/.cache/records/`; JSON and not pickle, because a cache file from someone else's output
-folder must never be able to run code. After a complete build the entries of records that are
+folder must never be able to run code. At each incremental build the entries of records that are
 no longer in the corpus are removed, so deleted records leave no trace and the cache does not grow.
 
 `RecordCache.results` has the shape of build.py's extraction results, so the build asks the
@@ -166,8 +166,7 @@ class RecordCache:
                 extract: Callable[[Sequence[Path]], Iterator[Result]]) -> Iterator[Result]:
         """build.py's (triples, reason) for each of `paths`, in order: from the cache where the
         record is unchanged, else from `extract(missing paths)`, whose successes are stored.
-        When every result has been taken, the entries of records not in `paths` are pruned
-        (not when the build stops early, e.g. on --strict's first error)."""
+        The entries of records not in `paths` (deleted or changed since) are removed."""
         keys: list[str | None] = []
         cached: dict[int, list[Triple]] = {}
         for position, path in enumerate(paths):
@@ -181,6 +180,9 @@ class RecordCache:
                 cached[position] = triples
         missing = [path for position, path in enumerate(paths) if position not in cached]
         self.hits, self.misses = len(cached), len(missing)
+        # Entries of records no longer in the corpus are of no use to it: drop them now (after
+        # the last result the build stops asking this generator, so "at the end" never comes).
+        self.prune({key for key in keys if key is not None})
 
         extracted = extract(missing) if missing else iter(())
         try:
@@ -196,4 +198,3 @@ class RecordCache:
             close = getattr(extracted, "close", None)
             if close is not None:  # stop the build's worker processes now, not at collection
                 close()
-        self.prune({key for key in keys if key is not None})

@@ -81,7 +81,7 @@ def _progress_bar(total: int):
               help="Re-extract only the records changed since the last --incremental build into "
                    "OUT (cache in OUT/.cache); the output is the same as a full build's.")
 @click.option("--no-reason", "no_reason", is_flag=True,
-              help="Skip the OWL 2 RL reasoning: write asserted.ttl only.")
+              help="Skip the OWL 2 RL reasoning: write asserted.ttl and graph.html only.")
 @click.option("--study-links/--no-study-links", default=None,
               help="Materialise study-to-study links (sharesTheoryWith …) [default: up to 500 records].")
 def build(corpus: Path | None, out_dir: Path, strict: bool, workers: int | None, incremental: bool,
@@ -99,7 +99,7 @@ def build(corpus: Path | None, out_dir: Path, strict: bool, workers: int | None,
     \b
     Example:
       commkg build                              # the sample -> output/graph.ttl …
-      commkg build --no-reason                  # asserted.ttl only
+      commkg build --no-reason                  # asserted.ttl and graph.html only
       commkg build ~/records --out ~/graph      # your own corpus
       commkg build ~/records --strict           # stop at the first bad record
       commkg build ~/records --incremental      # re-extract only the changed records

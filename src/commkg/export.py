@@ -28,7 +28,8 @@ from rdflib.namespace import DCTERMS, FOAF, SKOS
 from commkg.build import ASSERTED_FILE, GRAPH_BASE, INFERRED_FILE, OUTPUT_PREFIXES, TRIG_FILE
 from commkg.errors import CommkgError
 from commkg.resources import ontology_file
-from commkg.writing import TurtleForms, _canonical_blank_nodes, turtle_blocks, write_file_atomically
+from commkg.writing import _canonical_blank_nodes, write_file_atomically
+from commkg.writing import write_trig as _sorted_trig
 from commkg import writing
 from commkg.writing import write_turtle as _sorted_turtle
 
@@ -205,8 +206,9 @@ def write_turtle(stream: TextIO, triples: Iterable[Triple]) -> None:
 
 
 def write_trig(stream: TextIO, graphs: Mapping[str, set[Triple]]) -> None:
-    """Each graph as `<graph IRI> { … }` of sorted Turtle blocks, one @prefix header for all."""
-    writing.write_trig(stream, graphs, OUTPUT_PREFIXES, GRAPH_BASE)
+    """Each graph as `<graph IRI> { … }` of sorted Turtle blocks (writing.py's TriG, which
+    graph.trig is written with), one @prefix header for all."""
+    _sorted_trig(stream, graphs, prefixes=OUTPUT_PREFIXES, graph_base=GRAPH_BASE)
 
 
 # ------------------------------------------------------------------------------ JSON-LD

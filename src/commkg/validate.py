@@ -175,3 +175,9 @@ def _source_file(data: rdflib.Graph, focus) -> str:
         if names:
             return names[0]
     return ""
+
+
+def validation_warnings(triples: Iterable[Triple]) -> tuple[str, ...]:
+    """The violations of a build's merged asserted triples as one line each: what `commkg
+    build` prints as warnings (it writes the output whatever they say)."""
+    return tuple(f"SHACL: {violation.line()}" for violation in validate_triples(triples).violations)
