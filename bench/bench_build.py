@@ -38,9 +38,10 @@ HERE = Path(__file__).resolve().parent
 
 # --------------------------------------------------------------------------- in the subprocess
 
-def _cpu() -> float:
-    self, children = (resource.getrusage(who) for who in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN))
-    return self.ru_utime + self.ru_stime + children.ru_utime + children.ru_stime
+def _cpu(children: bool = True) -> float:
+    """CPU seconds of this process, plus (with `children`) those of its finished workers."""
+    who = (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN) if children else (resource.RUSAGE_SELF,)
+    return sum(u.ru_utime + u.ru_stime for u in map(resource.getrusage, who))
 
 
 def _peaks() -> dict:
@@ -64,15 +65,16 @@ def child_build(corpus: Path, out_dir: Path) -> dict:
     from commkg.reason import COMM, STUDY_LINKS, compile_ontology, reason_triples
     from commkg.writing import write_trig, write_turtle
 
-    times, cpu = {}, {}
+    times, cpu, main_cpu, peak_after = {}, {}, {}, {}
     start = mark = time.perf_counter()
-    cpu_mark = _cpu()
+    cpu_mark, main_mark = _cpu(), _cpu(children=False)
 
     def lap(stage: str) -> None:
-        nonlocal mark, cpu_mark
-        now, now_cpu = time.perf_counter(), _cpu()
-        times[stage], cpu[stage] = now - mark, now_cpu - cpu_mark
-        mark, cpu_mark = now, now_cpu
+        nonlocal mark, cpu_mark, main_mark
+        now, now_cpu, now_main = time.perf_counter(), _cpu(), _cpu(children=False)
+        times[stage], cpu[stage], main_cpu[stage] = now - mark, now_cpu - cpu_mark, now_main - main_mark
+        mark, cpu_mark, main_mark = now, now_cpu, now_main
+        peak_after[stage] = _peaks()["peak_mb"]  # the main process's peak so far
 
     asserted, errors, built = _extract(corpus)
     lap("extract")
@@ -96,7 +98,8 @@ def child_build(corpus: Path, out_dir: Path) -> dict:
     linked = {s for s, p, o in inferred if p == COMM.discusses and str(o).startswith("https://doi.org/")}
     return {"records": built, "errors": len(errors), "study_links": study_links,
             "asserted": len(asserted), "inferred": len(inferred), "warnings": len(warnings),
-            "commentaries_linked": len(linked), "seconds": times, "cpu": cpu,
+            "commentaries_linked": len(linked), "seconds": times, "cpu": cpu, "main_cpu": main_cpu,
+            "peak_after": peak_after,
             "output_mb": sum(f.stat().st_size for f in out_dir.iterdir() if f.is_file()) / 1e6,
             **_peaks()}
 
@@ -151,10 +154,10 @@ def _run_child(args: list[str], timeout: float | None = None) -> dict | None:
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 
-def _table(size: int, build: dict, owl: dict | str) -> str:
+def _build_rows(size: int, build: dict) -> str:
     s, c = build["seconds"], build["cpu"]
     links = "yes" if build["study_links"] else "no"
-    rows = [
+    return "\n".join([
         f"### {size:,} records (study-to-study links materialised: {links}; "
         f"{build['errors']} records skipped; {build['commentaries_linked']} commentaries linked)",
         "",
@@ -163,17 +166,26 @@ def _table(size: int, build: dict, owl: dict | str) -> str:
         f"| commkg build | {s['extract']:.1f} | {s['reason']:.1f} | {s['check']:.1f} | {s['write']:.1f} "
         f"| **{s['total']:.1f}** | {c['total']:.1f} | {build['asserted']:,} | {build['inferred']:,} "
         f"| **{build['peak_mb']:.0f}** | {build['worker_mb']:.0f} |",
-    ]
+    ])
+
+
+def _owlrl_row(owl: dict | str) -> str:
     if isinstance(owl, str):
-        rows.append(f"| owlrl closure | | {owl} | | | | | | | | |")
-    elif owl["finished"]:
-        same = "same as commkg (all links)" if owl["same_as_commkg"] else "DIFFERS from commkg (all links)"
-        rows.append(f"| owlrl closure | | {owl['seconds']:.1f} | | | | {owl['cpu']:.1f} | "
-                    f"{owl['asserted']:,} knowledge | {owl['inferred']:,} ({same}) | {owl['peak_mb']:.0f} | |")
-    rows.append("")
-    rows.append(f"cpu by stage: extract {c['extract']:.1f}, reason {c['reason']:.1f}, check "
-                f"{c['check']:.1f}, write {c['write']:.1f}; output files {build['output_mb']:.0f} MB")
-    return "\n".join(rows)
+        return f"| owlrl closure | | {owl} | | | | | | | | |"
+    same = "same as commkg (all links)" if owl["same_as_commkg"] else "DIFFERS from commkg (all links)"
+    return (f"| owlrl closure | | {owl['seconds']:.1f} | | | | {owl['cpu']:.1f} | "
+            f"{owl['asserted']:,} knowledge | {owl['inferred']:,} ({same}) | {owl['peak_mb']:.0f} | |")
+
+
+def _footer(build: dict) -> str:
+    c = build["cpu"]
+    main = build.get("main_cpu", {}).get("extract", float("nan"))
+    return (f"\ncpu s by stage: extract {c['extract']:.1f} (main process {main:.1f}, workers "
+            f"{c['extract'] - main:.1f}), reason {c['reason']:.1f}, check {c['check']:.1f}, "
+            f"write {c['write']:.1f}; output files {build['output_mb']:.0f} MB"
+            + ("\nmain-process peak MB after each stage: " + ", ".join(
+                f"{stage} {mb:.0f}" for stage, mb in build["peak_after"].items())
+               if "peak_after" in build else ""))
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -208,6 +220,7 @@ def main(argv: list[str] | None = None) -> None:
             corpus, out = root / f"corpus-{size}", root / f"out-{size}"
             generate(size, corpus, seed=args.seed)
             build = _run_child(["build", str(corpus), str(out)])
+            print(_build_rows(size, build), flush=True)
             if args.owlrl_limit <= 0:
                 owl = "not run (--owlrl-limit 0)"
             elif owlrl_gave_up_at is not None:
@@ -219,7 +232,8 @@ def main(argv: list[str] | None = None) -> None:
                 if owl is None or not owl["finished"]:
                     owlrl_gave_up_at = size
                     owl = f"did not finish in {args.owlrl_limit:.0f} s"
-            print(_table(size, build, owl))
+            print(_owlrl_row(owl))
+            print(_footer(build))
             print(f"load average after: {', '.join(f'{x:.2f}' for x in os.getloadavg())}\n", flush=True)
 
 

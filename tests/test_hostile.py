@@ -328,8 +328,21 @@ def test_worker_processes_refuse_and_build_the_same(tmp_path, hostile_corpus, ho
     assert snapshot_bytes(tmp_path / "out") == snapshot_bytes(out)
 
 
+def test_an_incremental_rebuild_refuses_and_builds_the_same(tmp_path, hostile_corpus, hostile_build):
+    # The second run takes the records from the cache: refusals must stay refusals (one line
+    # each), the duplicate DOI must still be caught, and the outputs must not change.
+    result, out = hostile_build
+    for _ in range(2):
+        again = CliRunner().invoke(main, ["build", str(hostile_corpus), "--out", str(tmp_path / "out"),
+                                          "--incremental"])
+        assert again.exit_code == 1
+        assert sorted(_stderr_lines(again)) == sorted(_stderr_lines(result))
+        assert snapshot_bytes(tmp_path / "out") == snapshot_bytes(out)
+
+
 def snapshot_bytes(folder: Path) -> dict[str, bytes]:
-    return {p.name: p.read_bytes() for p in sorted(folder.iterdir())}
+    """The output files of `folder` (not the incremental build's hidden .cache)."""
+    return {p.name: p.read_bytes() for p in sorted(folder.iterdir()) if not p.name.startswith(".")}
 
 
 # ------------------------------------------------------------------------------ exit codes, --strict

@@ -13,7 +13,7 @@ import rdflib
 import commkg.cache
 from commkg import __version__
 from commkg.build import build_corpus
-from commkg.cache import RecordCache, TermDecoder, encode
+from commkg.cache import TermDecoder, encode
 from commkg.export import load_build
 from commkg.provenance import PROV, VOID, describe_build, write_provenance
 from conftest import run_commkg

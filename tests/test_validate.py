@@ -5,7 +5,6 @@ from __future__ import annotations
 import datetime
 from pathlib import Path
 
-import pytest
 from rdflib import XSD, Literal, URIRef
 
 from commkg.export import load_build

@@ -30,7 +30,6 @@ from commkg.errors import CommkgError
 from commkg.resources import ontology_file
 from commkg.writing import _canonical_blank_nodes, write_file_atomically
 from commkg.writing import write_trig as _sorted_trig
-from commkg import writing
 from commkg.writing import write_turtle as _sorted_turtle
 
 Triple = tuple
