@@ -183,10 +183,10 @@ def test_prp_spo2_studies_sharing_a_concept(ontology, uses, shares, concept):
 COMMENTARY = """
 <https://doi.org/10.1136/bmjopen-2013-003341> a comm:Study, comm:Article ;
     bibo:doi "10.1136/bmjopen-2013-003341" ;
-    dcterms:isPartOf journal:bmj-open ;
+    dcterms:isPartOf journal:bmj-open ; bibo:volume "3" ;
     comm:eLocator "e003341" .
 :commentary a comm:Study, comm:Commentary ; comm:discusses :cited .
-:cited a comm:Article ; dcterms:isPartOf journal:bmj-open ; comm:eLocator "e003341" ;
+:cited a comm:Article ; dcterms:isPartOf journal:bmj-open ; bibo:volume "3" ; comm:eLocator "e003341" ;
     comm:citedYear "2013"^^xsd:gYear .
 :note a oa:Annotation ; oa:hasBody :cited .
 """
@@ -196,7 +196,7 @@ def test_prp_key_commentary_discusses_the_article(ontology):
     """prp-key: T(?c, owl:hasKey, (?p1 … ?pn)), T(?x, rdf:type, ?c), T(?x, ?p1, ?z1) … T(?x, ?pn, ?zn),
     T(?y, rdf:type, ?c), T(?y, ?p1, ?z1) … T(?y, ?pn, ?zn) ⇒ T(?x, owl:sameAs, ?y)
 
-    Commentary 002 cites "BMJ Open, 2013, 3:e003341": same journal and e-locator as article 000,
+    Commentary 002 cites "BMJ Open, 2013, 3:e003341": same journal, volume and e-locator as article 000,
     so the commentary discusses 000, and the cited node's facts move onto the DOI.
     """
     inferred = infer(COMMENTARY, ontology)

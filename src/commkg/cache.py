@@ -21,6 +21,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import stat
 import tempfile
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
@@ -28,6 +29,7 @@ from pathlib import Path
 from rdflib import BNode, Literal, URIRef
 
 from commkg import __version__
+from commkg.corpus import MAX_RECORD_BYTES
 from commkg.resources import ontology_file
 
 Triple = tuple
@@ -171,6 +173,11 @@ class RecordCache:
         cached: dict[int, list[Triple]] = {}
         for position, path in enumerate(paths):
             try:
+                # Only what the reader would read: a named pipe would block this read forever,
+                # and a huge file would be read whole into memory just to be refused.
+                info = os.stat(path)
+                if not stat.S_ISREG(info.st_mode) or info.st_size > MAX_RECORD_BYTES:
+                    raise OSError("not a record the reader reads")
                 key = self.key(path, Path(path).read_bytes())
             except OSError:
                 key = None  # unreadable: let the extractor report it as usual
