@@ -46,7 +46,8 @@ def test_sample_build_report(sample_build: BuildReport, sample_records):
     assert sample_build.errors == ()
     assert sample_build.records_failed == 0
     assert sample_build.files == tuple(sample_build.out_dir / name for name in
-                                       ("asserted.ttl", "inferred.ttl", "graph.ttl", "graph.trig", "graph.html"))
+                                       ("asserted.ttl", "inferred.ttl", "graph.ttl", "graph.trig", "graph.html",
+                                        "provenance.trig"))
     assert sample_build.inferred > 0 and sample_build.study_links
     assert sample_build.corpus == data_path("corpus")
 

@@ -84,7 +84,7 @@ def test_build_without_reasoning_writes_the_asserted_graph_and_the_page(runner, 
     result = runner.invoke(main, ["build", "--out", str(out), "--no-reason"])
     assert result.exit_code == 0, result.output
     assert result.stdout == f"built 5 records (0 with errors), {sample_build.triples} triples -> {out}/asserted.ttl\n"
-    assert sorted(p.name for p in out.iterdir()) == ["asserted.ttl", "graph.html"]
+    assert sorted(p.name for p in out.iterdir()) == ["asserted.ttl", "graph.html", "provenance.trig"]
     assert (out / "asserted.ttl").read_bytes() == sample_asserted
 
 
@@ -121,7 +121,8 @@ def test_strict_stops_and_leaves_the_previous_output(runner, tmp_path, small_cor
                              "(stopped by --strict; previous outputs left as they were)\n")
     assert (out / "asserted.ttl").read_bytes() == before
     assert (out / "asserted.ttl").stat().st_mtime_ns == modified
-    assert sorted(p.name for p in out.iterdir()) == ["asserted.ttl", "graph.html", "graph.trig", "graph.ttl", "inferred.ttl"]
+    assert sorted(p.name for p in out.iterdir()) == ["asserted.ttl", "graph.html", "graph.trig", "graph.ttl", "inferred.ttl",
+                                                    "provenance.trig"]
 
 
 def test_a_missing_corpus_is_a_one_line_error_with_exit_code_2(runner, tmp_path):

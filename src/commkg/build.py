@@ -12,6 +12,7 @@ same in named graphs, docs/model.md).
 from __future__ import annotations
 
 import os
+from datetime import datetime, timezone
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
@@ -41,6 +42,7 @@ INFERRED_FILE = "inferred.ttl"
 GRAPH_FILE = "graph.ttl"
 TRIG_FILE = "graph.trig"
 PAGE_FILE = "graph.html"
+PROVENANCE_FILE = "provenance.trig"
 GRAPH_BASE = "https://w3id.org/commkg/graph/"  # + ontology, asserted, inferred, evidence
 _ID_BASE = "https://w3id.org/commkg/id/"
 
@@ -278,6 +280,7 @@ def build_corpus(
     Raises CorpusError for a corpus that is not a folder of records, OutputError when the output
     cannot be written; previous output files are left intact in every failure.
     """
+    started = datetime.now(timezone.utc)
     corpus = Path(corpus) if corpus is not None else data_path("corpus")
     out_dir = Path(out_dir)
     paths = _record_paths(corpus)
@@ -289,7 +292,7 @@ def build_corpus(
             paths, strict=strict, workers=_worker_count(len(paths), workers), bar=bar, cache=cache)
 
     writers = {ASSERTED_FILE: partial(write_turtle, graph=asserted, prefixes=OUTPUT_PREFIXES)}
-    inferred, warnings = None, ()
+    inferred, warnings, graphs = None, (), {"asserted": asserted}
     if study_links is None:
         study_links = built <= STUDY_LINKS_UP_TO_RECORDS
     if reason:
@@ -299,9 +302,11 @@ def build_corpus(
         warnings = _inconsistencies(asserted, inferred, ontology)
         writers[INFERRED_FILE] = partial(write_turtle, graph=inferred, prefixes=OUTPUT_PREFIXES)
         writers[GRAPH_FILE] = partial(write_turtle, graph=asserted | inferred, prefixes=OUTPUT_PREFIXES)
-        writers[TRIG_FILE] = partial(write_trig, graphs=named_graphs(asserted, inferred, ontology),
-                                     prefixes=OUTPUT_PREFIXES, graph_base=GRAPH_BASE)
+        graphs = named_graphs(asserted, inferred, ontology)
+        writers[TRIG_FILE] = partial(write_trig, graphs=graphs, prefixes=OUTPUT_PREFIXES, graph_base=GRAPH_BASE)
     writers[PAGE_FILE] = partial(write_html, graph=asserted if inferred is None else asserted | inferred)
+    writers[PROVENANCE_FILE] = _provenance_writer(corpus=corpus, records=built, started=started,
+                                                  graph_sizes={name: len(t) for name, t in graphs.items()})
     files = _write_outputs(out_dir, writers)
     return BuildReport(corpus=corpus, out_dir=out_dir, records_built=built, errors=tuple(errors),
                        triples=len(asserted), files=files,
@@ -310,13 +315,27 @@ def build_corpus(
                        study_links=bool(reason and study_links), warnings=warnings)
 
 
+def _provenance_writer(*, corpus: Path, records: int, started: datetime,
+                       graph_sizes: dict[str, int]) -> Callable[[TextIO], None]:
+    """Writes DIR/provenance.trig: who built what, when, from which corpus (PROV-O). Its own
+    file, so that the data files stay byte-identical from one build to the next; written in
+    the same atomic step as them, so that it always describes the files beside it."""
+    from commkg.export import PROVENANCE_GRAPH, write_trig  # export imports build: not at the top
+    from commkg.provenance import describe_build
+
+    triples = describe_build(corpus=corpus, records=records, started=started,
+                             ended=datetime.now(timezone.utc), graph_sizes=graph_sizes)
+    return partial(write_trig, graphs={PROVENANCE_GRAPH: triples})
+
+
 # --------------------------------------------------------------------------- reasoning
 
 def _ontology() -> rdflib.Graph:
     return rdflib.Graph().parse(ontology_file("commissioning.ttl"), format="turtle")
 
 
-def _is_evidence(subject) -> bool:
+def is_evidence(subject) -> bool:
+    """Evidence is every subject under `{record base}evidence/` (docs/model.md)."""
     return isinstance(subject, URIRef) and subject.startswith(_ID_BASE) and "/evidence/" in subject
 
 
@@ -327,7 +346,7 @@ def _is_vocabulary(subject) -> bool:
 
 def named_graphs(asserted: set[Triple], inferred: set[Triple], ontology: rdflib.Graph) -> dict[str, set[Triple]]:
     """The four named graphs of graph.trig: a data team can load or drop each on its own."""
-    evidence = {t for t in asserted if _is_evidence(t[0])}
+    evidence = {t for t in asserted if is_evidence(t[0])}
     vocabulary = {t for t in asserted if _is_vocabulary(t[0])}
     return {
         "ontology": set(ontology) | vocabulary,

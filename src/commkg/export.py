@@ -25,7 +25,8 @@ import rdflib
 from rdflib import RDF, RDFS, XSD, BNode, Literal, URIRef
 from rdflib.namespace import DCTERMS, FOAF, SKOS
 
-from commkg.build import ASSERTED_FILE, GRAPH_BASE, INFERRED_FILE, OUTPUT_PREFIXES, TRIG_FILE
+from commkg.build import (ASSERTED_FILE, GRAPH_BASE, INFERRED_FILE, OUTPUT_PREFIXES, PROVENANCE_FILE, TRIG_FILE,
+                          is_evidence)
 from commkg.errors import CommkgError
 from commkg.resources import ontology_file
 from commkg.writing import _canonical_blank_nodes, write_file_atomically
@@ -41,10 +42,8 @@ PROVENANCE_GRAPH = "provenance"
 GRAPH_CHOICES = (*DATA_GRAPHS, PROVENANCE_GRAPH, "all")
 FORMATS = ("ttl", "nt", "nq", "trig", "jsonld", "graphml")
 
-PROVENANCE_FILE = "provenance.trig"
 SPLIT_PREFIX = "commkg-"  # split N-Quads files: commkg-00001.nq, commkg-00002.nq …
 
-ID_BASE = "https://w3id.org/commkg/id/"
 BIBO_DOI = URIRef("http://purl.org/ontology/bibo/doi")
 SOURCE_FILE = URIRef("https://w3id.org/commkg/ontology#sourceFile")
 
@@ -55,11 +54,6 @@ class ExportError(CommkgError):
 
 def graph_iri(name: str) -> URIRef:
     return URIRef(GRAPH_BASE + name)
-
-
-def is_evidence(subject) -> bool:
-    """Evidence is every subject under `{record base}evidence/` (docs/model.md)."""
-    return isinstance(subject, URIRef) and subject.startswith(ID_BASE) and "/evidence/" in subject
 
 
 # ------------------------------------------------------------------------------ reading a build
