@@ -212,6 +212,13 @@ def test_prp_key_commentary_discusses_the_article(ontology):
     assert not [t for t in inferred if str(t[1]).startswith(str(OA))]
 
 
+def test_prp_key_a_commentary_on_a_review_discusses_the_review(ontology):
+    """prp-key on bibo:AcademicArticle, the superclass of comm:Article and comm:Review: a review's
+    record and a commentary's citation of it are one individual (cax-sco gives both the type)."""
+    inferred = infer(COMMENTARY.replace("comm:Study, comm:Article ;", "comm:Study, comm:Review ;"), ontology)
+    assert (EX.commentary, COMM.discusses, URIRef(DOI)) in inferred
+
+
 def test_prp_key_same_journal_different_e_locator_is_not_merged(ontology):
     """prp-key needs *every* key value equal (owlrl 7.6.2 never compares the last one)."""
     inferred = infer("""
