@@ -29,7 +29,7 @@ from commkg.build import (ASSERTED_FILE, GRAPH_BASE, INFERRED_FILE, OUTPUT_PREFI
                           is_evidence)
 from commkg.errors import CommkgError
 from commkg.resources import ontology_file
-from commkg.writing import _canonical_blank_nodes, write_file_atomically
+from commkg.writing import _IRI_UNSAFE, _canonical_blank_nodes, _uchar, quoted_string, write_file_atomically
 from commkg.writing import write_trig as _sorted_trig
 from commkg.writing import write_turtle as _sorted_turtle
 
@@ -117,15 +117,6 @@ def select(graphs: Mapping[str, set[Triple]], which: str) -> dict[str, set[Tripl
 
 # ------------------------------------------------------------------------------ N-Triples, N-Quads
 
-_NT_ESCAPES = {'"': '\\"', "\\": "\\\\", "\n": "\\n", "\r": "\\r", "\t": "\\t"}
-_NT_UNSAFE = re.compile(r'["\\\x00-\x1f\x7f]')
-_IRI_UNSAFE = re.compile(r'[\x00-\x20<>"{}|^`\\\x7f]')
-
-
-def _uchar(character: str) -> str:
-    return f"\\u{ord(character):04X}"
-
-
 def nt_term(term, blank_labels: Mapping[BNode, str]) -> str:
     """One term in N-Triples syntax (UTF-8, no abbreviations, xsd:string left implicit)."""
     if isinstance(term, URIRef):
@@ -133,7 +124,7 @@ def nt_term(term, blank_labels: Mapping[BNode, str]) -> str:
     if isinstance(term, BNode):
         return "_:" + blank_labels[term]
     if isinstance(term, Literal):
-        text = '"' + _NT_UNSAFE.sub(lambda m: _NT_ESCAPES.get(m.group()) or _uchar(m.group()), str(term)) + '"'
+        text = quoted_string(str(term))
         if term.language:
             return f"{text}@{term.language}"
         if term.datatype is not None and term.datatype != XSD.string:

@@ -38,6 +38,11 @@ def _uchar(character: str) -> str:
     return f"\\u{ord(character):04X}"
 
 
+def quoted_string(text: str) -> str:
+    """A string literal's lexical form in double quotes, escaped for Turtle and N-Triples alike."""
+    return '"' + _STRING_UNSAFE.sub(lambda m: _STRING_ESCAPES.get(m.group(), None) or _uchar(m.group()), text) + '"'
+
+
 # ------------------------------------------------------------------------------ atomic files
 
 def _file_mode() -> int:
@@ -146,8 +151,7 @@ class TurtleForms:
         lexical = str(literal)
         if literal.datatype == XSD.integer and _INTEGER.match(lexical):
             return lexical
-        quoted = '"' + _STRING_UNSAFE.sub(lambda m: _STRING_ESCAPES.get(m.group(), None) or _uchar(m.group()),
-                                          lexical) + '"'
+        quoted = quoted_string(lexical)
         if literal.language:
             return f"{quoted}@{literal.language}"
         if literal.datatype is not None and literal.datatype != XSD.string:
