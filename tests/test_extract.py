@@ -9,7 +9,8 @@ from rdflib import RDF, Literal, URIRef
 from rdflib.namespace import DCTERMS, SKOS
 
 from commkg.corpus import parse_record, read_record
-from commkg.extract import BIBO, OA, extract, institutions, sentence_spans
+from commkg.evidence import OA
+from commkg.extract import BIBO, extract, institutions, sentence_spans
 from commkg.lexicon import COMM, CONCEPT, UNIT, load_lexicon
 from commkg.resources import data_path
 

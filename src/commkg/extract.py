@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 from bisect import bisect_left, bisect_right
 from collections import defaultdict
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from urllib.parse import quote
 
@@ -18,10 +19,10 @@ from rdflib.namespace import DCTERMS, FOAF, SKOS
 
 from commkg.citation import parse_author_line, parse_citation, parse_cited_reference
 from commkg.corpus import Record, Segment
+from commkg.evidence import Annotation, annotation_triples
 from commkg.lexicon import COMM, CONCEPT, Concept, Lexicon, Match
 
 BIBO = Namespace("http://purl.org/ontology/bibo/")
-OA = Namespace("http://www.w3.org/ns/oa#")
 ORG = Namespace("https://w3id.org/commkg/org/")
 JOURNAL = Namespace("https://w3id.org/commkg/journal/")
 ID = "https://w3id.org/commkg/id/"
@@ -90,22 +91,26 @@ class _Evidence:
     def add(self, start: int, end: int, body: URIRef) -> None:
         self.bodies[(start, end)].add(body)
 
-    def write(self, graph: Graph, record: Record, study: URIRef, base: str) -> None:
-        for (start, end), bodies in sorted(self.bodies.items()):
-            annotation = URIRef(f"{base}evidence/{start}-{end}")
-            target, quote_sel, position = (URIRef(f"{annotation}#{part}") for part in ("target", "quote", "position"))
-            graph.add((annotation, RDF.type, OA.Annotation))
-            for body in sorted(bodies):
-                graph.add((annotation, OA.hasBody, body))
-            graph.add((annotation, OA.hasTarget, target))
-            graph.add((target, OA.hasSource, study))
-            graph.add((target, OA.hasSelector, quote_sel))
-            graph.add((target, OA.hasSelector, position))
-            graph.add((quote_sel, RDF.type, OA.TextQuoteSelector))
-            graph.add((quote_sel, OA.exact, Literal(record.text[start:end])))
-            graph.add((position, RDF.type, OA.TextPositionSelector))
-            graph.add((position, OA.start, Literal(start)))
-            graph.add((position, OA.end, Literal(end)))
+    def annotations(self, record: Record, study: URIRef, base: str) -> list[Annotation]:
+        return [Annotation(f"{base}evidence/{start}-{end}", study, start, end, record.text[start:end], tuple(sorted(bodies)))
+                for (start, end), bodies in sorted(self.bodies.items())]
+
+
+@dataclass(frozen=True)
+class Extraction:
+    """What one record gives, in the parts the build handles apart (`extract` joins them)."""
+
+    study: URIRef
+    facts: frozenset  # the record's triples, without its evidence and the concept descriptions
+    concepts: frozenset[str]  # keys of the lexicon concepts used: lexicon.descriptions[key] describes each
+    annotations: tuple[Annotation, ...]  # the evidence, in text order
+
+    def triples(self, lexicon: Lexicon) -> Iterator[tuple]:
+        yield from self.facts
+        for key in sorted(self.concepts):
+            yield from lexicon.descriptions[key]
+        for annotation in self.annotations:
+            yield from annotation_triples(annotation)
 
 
 class _RecordExtraction:
@@ -114,7 +119,7 @@ class _RecordExtraction:
     def __init__(self, record: Record, lexicon: Lexicon):
         self.record = record
         self.lexicon = lexicon
-        self.graph = Graph()
+        self.facts: set[tuple] = set()
         self.evidence = _Evidence()
         self.citation = parse_citation(record.citation.text) if record.citation else None
         doi = self.citation.doi.value if self.citation and self.citation.doi else None
@@ -124,7 +129,7 @@ class _RecordExtraction:
 
     # -- helpers -------------------------------------------------------------------------------
     def add(self, s, p, o) -> None:
-        self.graph.add((s, p, o))
+        self.facts.add((s, p, o))
 
     def fact(self, predicate: URIRef, obj: URIRef, start: int, end: int) -> None:
         """A study-level fact with its evidence; the first occurrence in the text is the one kept."""
@@ -138,7 +143,7 @@ class _RecordExtraction:
         return self.record.text[segment.body_start:segment.end], segment.body_start
 
     # -- the parts of a record -----------------------------------------------------------------
-    def run(self) -> Graph:
+    def run(self) -> Extraction:
         self.add(self.study, RDF.type, COMM.Study)
         self.add(self.study, COMM.sourceFile, Literal(self.record.name))
         self.metadata()
@@ -150,9 +155,8 @@ class _RecordExtraction:
         self.study_period()
         self.cited_article()
         self.texts()
-        self.describe_concepts()
-        self.evidence.write(self.graph, self.record, self.study, self.base)
-        return self.graph
+        return Extraction(study=self.study, facts=frozenset(self.facts), concepts=frozenset(self.used_concepts),
+                          annotations=tuple(self.evidence.annotations(self.record, self.study, self.base)))
 
     def metadata(self) -> None:
         c = self.citation
@@ -424,13 +428,6 @@ class _RecordExtraction:
             self.add(self.study, COMM.translatedAbstract, Literal(chinese, lang="zh"))
             self.add(self.study, DCTERMS.language, Literal("zh"))
 
-    def describe_concepts(self) -> None:
-        """Copy what a reader needs to know about each concept used, so the output describes itself."""
-        for key in sorted(self.used_concepts):
-            for triple in self.lexicon.descriptions[key]:
-                self.graph.add(triple)
-
-
 def institutions(line: str) -> list[tuple[str, tuple[int, int]]]:
     """The named organisations of one affiliation line: the last institution-like part before the address.
 
@@ -463,6 +460,16 @@ def _date_literal(year: str, month: str | None, day: str | None) -> Literal:
     return Literal(year, datatype=XSD.gYear)
 
 
-def extract(record: Record, lexicon: Lexicon) -> Graph:
-    """The asserted triples of one record: metadata, concepts, actors, sample sizes and their evidence."""
+def extract_record(record: Record, lexicon: Lexicon) -> Extraction:
+    """What one record gives: its facts, the concepts it uses and the evidence, apart."""
     return _RecordExtraction(record, lexicon).run()
+
+
+def extract(record: Record, lexicon: Lexicon) -> Graph:
+    """The asserted triples of one record: metadata, concepts, actors, sample sizes, their
+    evidence, and a copy of the lexicon's description of each concept used, so that the
+    record's graph describes itself."""
+    graph = Graph()
+    for triple in extract_record(record, lexicon).triples(lexicon):
+        graph.add(triple)
+    return graph

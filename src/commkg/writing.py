@@ -9,10 +9,13 @@ IRI, each object list sorted; only ASCII-safe prefixed names, everything else as
 
 from __future__ import annotations
 
+import heapq
 import os
 import re
 import tempfile
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from operator import itemgetter
 from pathlib import Path
 from typing import TextIO
 
@@ -206,13 +209,14 @@ def _canonical_blank_nodes(triples: list[Triple]) -> tuple[list[Triple], dict[BN
     return canonical, {blank: f"b{number}" for number, blank in enumerate(blanks, start=1)}
 
 
-def turtle_blocks(triples: Iterable[Triple], forms: TurtleForms) -> Iterator[str]:
-    """The statements of `triples`, one sorted block per subject, each ending in '.\\n'."""
+def _keyed_blocks(triples: Iterable[Triple], forms: TurtleForms) -> list[tuple[tuple, str]]:
+    """(order of the subject, its block) for each subject of `triples`, sorted."""
     # Grouping first and sorting each level on its own computes each sort key once per term,
     # not once per triple: several times faster than sorting the triples at corpus scale.
     by_subject: dict = {}
     for subject, predicate, obj in triples:
         by_subject.setdefault(subject, {}).setdefault(predicate, []).append(obj)
+    keyed = []
     for subject in sorted(by_subject, key=_term_order):
         predicates = by_subject[subject]
         lines = []
@@ -224,32 +228,60 @@ def turtle_blocks(triples: Iterable[Triple], forms: TurtleForms) -> Iterator[str
                 lines.append(one_line)
             else:  # one object a line, so that a long list stays readable and diffs stay small
                 lines.append(verb + "\n        " + ",\n        ".join(objects))
-        yield forms.term(subject) + " " + " ;\n    ".join(lines) + " .\n"
+        keyed.append((_term_order(subject), forms.term(subject) + " " + " ;\n    ".join(lines) + " .\n"))
+    return keyed
 
 
-def turtle_lines(graph: Iterable[Triple], prefixes: Mapping[str, str]) -> Iterator[str]:
-    """The whole Turtle document for `graph` (an rdflib Graph or any iterable of triples):
-    the @prefix lines of the prefixes it uses, a blank line, then the subject blocks."""
+def turtle_blocks(triples: Iterable[Triple], forms: TurtleForms) -> Iterator[str]:
+    """The statements of `triples`, one sorted block per subject, each ending in '.\\n'."""
+    return (block for _, block in _keyed_blocks(triples, forms))
+
+
+@dataclass(frozen=True)
+class RenderedBlocks:
+    """Subject blocks rendered beforehand (the build's workers render the evidence): entries of
+    (subject IRI, one or more blocks with a blank line between them), sorted by IRI, such that no
+    other subject of the document sorts inside an entry; and the prefixes they use."""
+
+    entries: Sequence[tuple[str, str]]
+    prefixes: frozenset[str] = frozenset()
+
+
+def _body(triples: Iterable[Triple], forms: TurtleForms, rendered: RenderedBlocks | None) -> Iterator[str]:
+    """'\\n' + block for each subject in order: of `triples`, and of `rendered` merged in."""
+    keyed = _keyed_blocks(triples, forms)
+    if rendered is not None:
+        forms.used_prefixes.update(rendered.prefixes)
+        keyed = heapq.merge(keyed, (((0, iri, "", ""), text) for iri, text in rendered.entries),
+                            key=itemgetter(0))
+    return ("\n" + block for _, block in keyed)
+
+
+def turtle_lines(graph: Iterable[Triple], prefixes: Mapping[str, str], *,
+                 rendered: RenderedBlocks | None = None) -> Iterator[str]:
+    """The whole Turtle document for `graph` (an rdflib Graph or any iterable of triples), plus
+    any `rendered` blocks: the @prefix lines of the prefixes it uses, then the subject blocks."""
     triples, blank_labels = _canonical_blank_nodes(list(graph))
     forms = TurtleForms(prefixes, blank_labels)
-    # The body decides which prefixes are used, and the header comes first: render the body
-    # to memory. The sample is small; at scale this is a list of strings, not a second graph.
-    body = list(turtle_blocks(triples, forms))
+    # Rendering the blocks decides which prefixes are used, and the header comes first.
+    body = list(_body(triples, forms, rendered))
     for prefix in sorted(forms.used_prefixes):
         yield f"@prefix {prefix}: <{prefixes[prefix]}> .\n"
-    for block in body:
-        yield "\n"
-        yield block
+    yield from body
 
 
-def write_turtle(stream: TextIO, graph: Iterable[Triple], prefixes: Mapping[str, str]) -> None:
-    for chunk in turtle_lines(graph, prefixes):
-        stream.write(chunk)
+def write_turtle(stream: TextIO, graph: Iterable[Triple], prefixes: Mapping[str, str], *,
+                 rendered: RenderedBlocks | None = None) -> None:
+    stream.writelines(turtle_lines(graph, prefixes, rendered=rendered))
+
+
+_LINE_START = re.compile(r"^(?=.)", re.MULTILINE)
 
 
 def write_trig(stream: TextIO, graphs: Mapping[str, Iterable[Triple]], prefixes: Mapping[str, str],
-               graph_base: str) -> None:
-    """Each graph as `<graph_base + name> { … }` of sorted Turtle blocks, one @prefix header for all."""
+               graph_base: str, *, rendered: Mapping[str, RenderedBlocks] | None = None) -> None:
+    """Each graph as `<graph_base + name> { … }` of sorted Turtle blocks, one @prefix header for
+    all; `rendered[name]`, if given, is merged into graph `name`."""
     labels: dict[BNode, str] = {}
     canonical_graphs = []
     for name, triples in graphs.items():
@@ -261,8 +293,8 @@ def write_trig(stream: TextIO, graphs: Mapping[str, Iterable[Triple]], prefixes:
     forms = TurtleForms(prefixes, labels)
     bodies = []
     for name, canonical in canonical_graphs:
-        blocks = "".join("\n    " + block.replace("\n", "\n    ").rstrip(" ")
-                         for block in turtle_blocks(canonical, forms))
+        # The graph's blocks, each line indented by four spaces (blank lines stay empty).
+        blocks = _LINE_START.sub("    ", "".join(_body(canonical, forms, (rendered or {}).get(name))))
         bodies.append(f"\n{forms.iri(URIRef(graph_base + name))} {{{blocks}}}\n")
     for prefix in sorted(forms.used_prefixes):
         stream.write(f"@prefix {prefix}: <{prefixes[prefix]}> .\n")
