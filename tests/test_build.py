@@ -147,7 +147,7 @@ def test_strict_in_the_worker_pool_raises_the_first_error_in_corpus_order(tmp_pa
 
 
 def test_a_crash_inside_extraction_skips_only_that_record(tmp_path, small_corpus, monkeypatch):
-    real_extract = build_module.extract
+    real_extract = build_module.extract_record
     victim = sorted(small_corpus.iterdir())[0]
 
     def crashing_extract(record, lexicon):
@@ -155,7 +155,7 @@ def test_a_crash_inside_extraction_skips_only_that_record(tmp_path, small_corpus
             raise ZeroDivisionError("boom")
         return real_extract(record, lexicon)
 
-    monkeypatch.setattr(build_module, "extract", crashing_extract)
+    monkeypatch.setattr(build_module, "extract_record", crashing_extract)
     report = build_corpus(small_corpus, tmp_path / "out", workers=1)
     assert report.records_built == 1
     assert [(e.path, e.reason) for e in report.errors] == [
@@ -198,7 +198,7 @@ def test_a_failure_mid_serialisation_leaves_the_previous_output_intact(tmp_path,
     build_corpus(small_corpus, out)
     before = (out / "asserted.ttl").read_bytes()
 
-    def failing_turtle_lines(graph, prefixes):
+    def failing_turtle_lines(graph, prefixes, **kw):
         yield "@prefix comm: <https://w3id.org/commkg/ontology#> .\n"  # half a file is on disk …
         raise RuntimeError("serialiser died")  # … when the writer fails
 

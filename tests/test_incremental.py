@@ -14,6 +14,8 @@ import commkg.cache
 from commkg import __version__
 from commkg.build import build_corpus
 from commkg.cache import TermDecoder, encode
+from commkg.evidence import Annotation
+from commkg.extract import ExtractedRecord, Extraction
 from commkg.export import load_build
 from commkg.provenance import PROV, VOID, describe_build, write_provenance
 from conftest import run_commkg
@@ -100,13 +102,17 @@ def test_a_damaged_entry_is_only_a_miss(corpus, tmp_path):
 
 
 def test_entries_round_trip_every_kind_of_term():
-    triples = [(rdflib.URIRef("https://e.org/s"), rdflib.URIRef("https://e.org/p"), literal) for literal in (
+    study = rdflib.URIRef("https://e.org/s")
+    facts = tuple((study, rdflib.URIRef("https://e.org/p"), literal) for literal in (
         rdflib.Literal("plain"), rdflib.Literal("会议", lang="zh"), rdflib.Literal(12),
-        rdflib.Literal("2013-09-06", datatype=rdflib.XSD.date), rdflib.Literal("2013", datatype=rdflib.XSD.gYear))]
-    triples.append((rdflib.BNode("x1"), rdflib.RDF.first, rdflib.URIRef("https://e.org/o")))
-    back = TermDecoder().decode(encode(triples))
-    assert back == triples
-    assert [type(t[2]) for t in back] == [type(t[2]) for t in triples]
+        rdflib.Literal("2013-09-06", datatype=rdflib.XSD.date), rdflib.Literal("2013", datatype=rdflib.XSD.gYear)))
+    facts += ((rdflib.BNode("x1"), rdflib.RDF.first, rdflib.URIRef("https://e.org/o")),)
+    annotations = (Annotation("https://e.org/s/evidence/0-4", study, 0, 4, "会议 \"x\"", (study, rdflib.URIRef("https://e.org/o"))),)
+    record = ExtractedRecord(Extraction(study, facts, ("Interview",), annotations),
+                             [("https://e.org/s/evidence/0-4", "<https://e.org/s/evidence/0-4> a oa:Annotation .\n")], ("oa",))
+    back = TermDecoder().decode(encode(record))
+    assert back == record
+    assert [type(t[2]) for t in back.extraction.facts] == [type(t[2]) for t in facts]
 
 
 def test_cli_incremental_says_how_many_records_it_extracted(corpus, tmp_path):

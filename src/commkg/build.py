@@ -11,9 +11,10 @@ same in named graphs, docs/model.md).
 
 from __future__ import annotations
 
+import itertools
 import os
-from datetime import datetime, timezone
 from collections.abc import Callable, Iterator, Sequence
+from datetime import datetime, timezone
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from contextlib import AbstractContextManager, closing, nullcontext
@@ -23,17 +24,18 @@ from pathlib import Path
 from typing import Protocol, TextIO
 
 import rdflib
-from rdflib import RDF, URIRef
+from rdflib import URIRef
 
 from commkg.cache import RecordCache
 from commkg.corpus import find_records, read_record
 from commkg.errors import CommkgError, RecordError
-from commkg.extract import extract
+from commkg.evidence import Annotation, annotation_triples, triple_count, turtle_entries
+from commkg.extract import ExtractedRecord, extract_record
 from commkg.lexicon import CONCEPT, UNIT, Lexicon, load_lexicon
 from commkg.reason import STUDY_LINKS, compile_ontology, inconsistencies, reason_triples
 from commkg.resources import data_path, ontology_file
 from commkg.visual import write_html
-from commkg.writing import write_files_atomically, write_trig, write_turtle
+from commkg.writing import RenderedBlocks, write_files_atomically, write_trig, write_turtle
 
 Triple = tuple
 
@@ -120,32 +122,57 @@ class BuildReport:
 
 # --------------------------------------------------------------------------- per record
 
-def extract_file(path: Path, lexicon: Lexicon | None = None) -> tuple[list[Triple] | None, str | None]:
-    """(the record's triples, None), or (None, the reason it was skipped). Runs in a worker
+def extract_file(path: Path, lexicon: Lexicon | None = None) -> tuple[ExtractedRecord | None, str | None]:
+    """(the record's extraction, None), or (None, the reason it was skipped). Runs in a worker
     process: it returns plain data, since RecordError itself does not survive pickling."""
     try:
         record = read_record(path)
-        graph = extract(record, lexicon or load_lexicon())  # load_lexicon is cached per process
+        extraction = extract_record(record, lexicon or load_lexicon())  # load_lexicon is cached per process
+        # Rendered here, in parallel: evidence is most of the output, and only its text is needed.
+        entries, prefixes = turtle_entries(extraction.annotations, OUTPUT_PREFIXES)
     except RecordError as error:
         return None, error.reason
     except CommkgError as error:
         return None, str(error)
     except Exception as error:  # noqa: BLE001 - one record's bug must not sink the corpus
         return None, f"extraction failed ({type(error).__name__}: {error}); please report this bug"
-    return list(graph), None
+    return ExtractedRecord(extraction, entries, tuple(sorted(prefixes))), None
 
 
-_SOURCE_FILE = URIRef("https://w3id.org/commkg/ontology#sourceFile")
+@dataclass
+class AssertedGraph:
+    """The merged extraction of a corpus: the facts as triples, the evidence apart."""
+
+    facts: set[Triple] = field(default_factory=set)  # records' facts + the descriptions of the concepts used
+    annotations: list[Annotation] = field(default_factory=list)
+    evidence: list[tuple[str, str]] = field(default_factory=list)  # sorted by IRI once merged
+    evidence_prefixes: set[str] = field(default_factory=set)
+
+    def add(self, record: ExtractedRecord) -> None:
+        self.facts.update(record.extraction.facts)
+        self.annotations.extend(record.extraction.annotations)
+        self.evidence.extend(record.evidence)
+        self.evidence_prefixes.update(record.evidence_prefixes)
+
+    @property
+    def evidence_triples(self) -> int:
+        return sum(triple_count(annotation) for annotation in self.annotations)
+
+    def rendered_evidence(self) -> RenderedBlocks:
+        return RenderedBlocks(entries=self.evidence, prefixes=frozenset(self.evidence_prefixes))
+
+    def __len__(self) -> int:
+        """Triples, as in asserted.ttl (evidence IRIs are per record, so none is counted twice)."""
+        return len(self.facts) + self.evidence_triples
+
+
 _DOI_IRI = "https://doi.org/"
 
 
-def _same_study(triples: list[Triple], path: Path, studies: dict[str, Path]) -> str | None:
+def _same_study(study: str, path: Path, studies: dict[str, Path]) -> str | None:
     """Why the record is refused when an earlier record (in corpus order) already made its study
     IRI, else None. Two records with one DOI (or, without a DOI, one file name in two
     subfolders) would otherwise be merged silently into one study that mixes their facts."""
-    study = next((str(s) for s, p, _ in triples if p == _SOURCE_FILE), None)
-    if study is None:
-        return None
     # DOIs are case-insensitive: 10.1136/BMJOPEN-… and 10.1136/bmjopen-… are one publication.
     key = study.casefold() if study.startswith(_DOI_IRI) else study
     first = studies.setdefault(key, path)
@@ -168,7 +195,10 @@ def _worker_count(records: int, workers: int | None) -> int:
     return max(1, min(cpus, records))
 
 
-def _results(paths: Sequence[Path], workers: int) -> Iterator[tuple[list[Triple] | None, str | None]]:
+Result = tuple[ExtractedRecord | None, str | None]
+
+
+def _results(paths: Sequence[Path], workers: int) -> Iterator[Result]:
     """extract_file over `paths`, in their order, in `workers` processes."""
     if workers == 1:
         lexicon = load_lexicon()
@@ -176,7 +206,7 @@ def _results(paths: Sequence[Path], workers: int) -> Iterator[tuple[list[Triple]
     return _pooled_results(paths, workers)
 
 
-def _pooled_results(paths: Sequence[Path], workers: int) -> Iterator[tuple[list[Triple] | None, str | None]]:
+def _pooled_results(paths: Sequence[Path], workers: int) -> Iterator[Result]:
     executor = ProcessPoolExecutor(max_workers=workers)
     try:
         # Chunks amortise the inter-process round trip; map keeps the corpus order.
@@ -190,12 +220,13 @@ def _pooled_results(paths: Sequence[Path], workers: int) -> Iterator[tuple[list[
         executor.shutdown(wait=True, cancel_futures=True)
 
 
-def _extract_all(paths: Sequence[Path], *, strict: bool, workers: int,
-                 bar: ProgressBar, cache: RecordCache | None = None) -> tuple[set[Triple], list[RecordError], int]:
-    """The merged triples of every readable record, the errors, and how many records were built.
-    With `strict`, the first error is raised instead (before anything is written). With a
-    `cache`, unchanged records come from it and only the others are extracted."""
-    merged: set[Triple] = set()  # a set, not a Graph: merging millions of triples into rdflib's store is slow
+def _extract_all(paths: Sequence[Path], *, strict: bool, workers: int, bar: ProgressBar,
+                 cache: RecordCache | None = None, lexicon: Lexicon) -> tuple[AssertedGraph, list[RecordError], int]:
+    """The merged extraction of every readable record, the errors, and how many records were
+    built. With `strict`, the first error is raised instead (before anything is written). With
+    a `cache`, unchanged records come from it and only the others are extracted."""
+    asserted = AssertedGraph()
+    concepts: set[str] = set()
     errors: list[RecordError] = []
     built = 0
     studies: dict[str, Path] = {}  # study IRI (case-folded for DOIs) → the record that made it
@@ -206,19 +237,23 @@ def _extract_all(paths: Sequence[Path], *, strict: bool, workers: int,
         results = cache.results(paths, lambda missing: _results(
             missing, min(workers, _worker_count(len(missing), None))))
     with closing(results) as results:
-        for path, (triples, reason) in zip(paths, results):
+        for path, (record, reason) in zip(paths, results):
             bar.update(1)
             if reason is None:
-                reason = _same_study(triples, path, studies)
+                reason = _same_study(str(record.extraction.study), path, studies)
             if reason is not None:
                 error = RecordError(path, reason)
                 if strict:
                     raise error
                 errors.append(error)
                 continue
-            merged.update(triples)
+            asserted.add(record)
+            concepts.update(record.extraction.concepts)
             built += 1
-    return merged, errors, built
+    for key in sorted(concepts):  # once for the corpus, not once per record that uses the concept
+        asserted.facts.update(lexicon.descriptions[key])
+    asserted.evidence.sort()
+    return asserted, errors, built
 
 
 # --------------------------------------------------------------------------- the corpus
@@ -289,24 +324,33 @@ def build_corpus(
     cache = RecordCache(out_dir) if incremental else None
     with (progress(len(paths)) if progress else nullcontext(_NoProgress())) as bar:
         asserted, errors, built = _extract_all(
-            paths, strict=strict, workers=_worker_count(len(paths), workers), bar=bar, cache=cache)
+            paths, strict=strict, workers=_worker_count(len(paths), workers), bar=bar, cache=cache,
+            lexicon=load_lexicon())
 
-    writers = {ASSERTED_FILE: partial(write_turtle, graph=asserted, prefixes=OUTPUT_PREFIXES)}
-    inferred, warnings, graphs = None, (), {"asserted": asserted}
+    evidence = asserted.rendered_evidence()
+    facts = asserted.facts
+    writers = {ASSERTED_FILE: partial(write_turtle, graph=facts, prefixes=OUTPUT_PREFIXES, rendered=evidence)}
+    inferred, warnings = None, ()
+    graphs = {"asserted": facts, "evidence": ()}
     if study_links is None:
         study_links = built <= STUDY_LINKS_UP_TO_RECORDS
     if reason:
         ontology = _ontology()
-        inferred = reason_triples(asserted, compile_ontology(ontology),
-                                  exclude=frozenset() if study_links else STUDY_LINKS)
-        warnings = _inconsistencies(asserted, inferred, ontology)
+        compiled = compile_ontology(ontology)
+        inferred = reason_triples(facts, compiled, exclude=frozenset() if study_links else STUDY_LINKS)
+        warnings = tuple(str(found) for found in inconsistencies(
+            facts, inferred, compiled, annotations=asserted.annotations))
         writers[INFERRED_FILE] = partial(write_turtle, graph=inferred, prefixes=OUTPUT_PREFIXES)
-        writers[GRAPH_FILE] = partial(write_turtle, graph=asserted | inferred, prefixes=OUTPUT_PREFIXES)
-        graphs = named_graphs(asserted, inferred, ontology)
-        writers[TRIG_FILE] = partial(write_trig, graphs=graphs, prefixes=OUTPUT_PREFIXES, graph_base=GRAPH_BASE)
-    writers[PAGE_FILE] = partial(write_html, graph=asserted if inferred is None else asserted | inferred)
-    writers[PROVENANCE_FILE] = _provenance_writer(corpus=corpus, records=built, started=started,
-                                                  graph_sizes={name: len(t) for name, t in graphs.items()})
+        writers[GRAPH_FILE] = partial(write_turtle, graph=itertools.chain(facts, inferred),
+                                      prefixes=OUTPUT_PREFIXES, rendered=evidence)
+        graphs = named_graphs(facts, inferred, ontology)
+        writers[TRIG_FILE] = partial(write_trig, graphs=graphs, prefixes=OUTPUT_PREFIXES, graph_base=GRAPH_BASE,
+                                     rendered={"evidence": evidence})
+    evidence_triples = (t for annotation in asserted.annotations for t in annotation_triples(annotation))
+    writers[PAGE_FILE] = partial(write_html, graph=itertools.chain(facts, inferred or (), evidence_triples))
+    sizes = {name: len(triples) for name, triples in graphs.items()}
+    sizes["evidence"] = asserted.evidence_triples
+    writers[PROVENANCE_FILE] = _provenance_writer(corpus=corpus, records=built, started=started, graph_sizes=sizes)
     files = _write_outputs(out_dir, writers)
     return BuildReport(corpus=corpus, out_dir=out_dir, records_built=built, errors=tuple(errors),
                        triples=len(asserted), files=files,
@@ -340,34 +384,20 @@ def is_evidence(subject) -> bool:
 
 
 def _is_vocabulary(subject) -> bool:
-    """The lexicon's descriptions of concepts and units, copied into each record's graph."""
+    """The lexicon's descriptions of concepts and units, copied into the asserted graph."""
     return isinstance(subject, URIRef) and subject.startswith((str(CONCEPT), str(UNIT)))
 
 
-def named_graphs(asserted: set[Triple], inferred: set[Triple], ontology: rdflib.Graph) -> dict[str, set[Triple]]:
-    """The four named graphs of graph.trig: a data team can load or drop each on its own."""
-    evidence = {t for t in asserted if is_evidence(t[0])}
-    vocabulary = {t for t in asserted if _is_vocabulary(t[0])}
+def named_graphs(facts: set[Triple], inferred: set[Triple], ontology: rdflib.Graph) -> dict[str, set[Triple]]:
+    """The named graphs of graph.trig but the evidence (which the build keeps apart, as text):
+    a data team can load or drop each on its own."""
+    vocabulary = {t for t in facts if _is_vocabulary(t[0])}
     return {
         "ontology": set(ontology) | vocabulary,
-        "asserted": asserted - evidence - vocabulary,
-        "inferred": set(inferred),
-        "evidence": evidence,
+        "asserted": facts - vocabulary,
+        "inferred": inferred,
+        "evidence": set(),
     }
-
-
-def _inconsistencies(asserted: set[Triple], inferred: set[Triple], ontology: rdflib.Graph) -> tuple[str, ...]:
-    """Nodes typed with two disjoint classes, as warning lines naming the records and words."""
-    def graph(triples) -> rdflib.Graph:
-        g = rdflib.Graph()
-        for t in triples:
-            g.add(t)
-        return g
-    # Types first (cheap); the whole asserted graph, for the evidence, only when something clashes.
-    types = graph(t for t in asserted if t[1] == RDF.type)
-    if not inconsistencies(types, graph(inferred), ontology):
-        return ()
-    return tuple(str(found) for found in inconsistencies(graph(asserted), graph(inferred), ontology))
 
 
 class _NoProgress:

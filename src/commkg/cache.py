@@ -1,4 +1,4 @@
-"""Incremental builds: remember each record's extracted triples, re-extract only what changed.
+"""Incremental builds: remember each record's extraction, re-extract only what changed.
 
 Extraction is a pure function of a record's file name and bytes, the lexicon and the code that
 extracts (DESIGN.md), so its result can be kept under a key made of exactly those:
@@ -23,22 +23,24 @@ import json
 import os
 import stat
 import tempfile
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
 from rdflib import BNode, Literal, URIRef
 
 from commkg import __version__
 from commkg.corpus import MAX_RECORD_BYTES
+from commkg.evidence import Annotation
+from commkg.extract import Extraction, ExtractedRecord
 from commkg.resources import ontology_file
 
-Triple = tuple
-Result = tuple  # (triples, None) or (None, reason): build.extract_file's result
+Result = tuple  # (ExtractedRecord, None) or (None, reason): build.extract_file's result
 
 CACHE_DIR = ".cache"
-FORMAT = "commkg-record-cache-1"  # bump when the entry layout changes
-# The modules whose code decides what a record's triples are.
-_EXTRACTING_MODULES = ("corpus", "citation", "extract", "lexicon")
+FORMAT = "commkg-record-cache-2"  # bump when the entry layout changes
+# The modules whose code decides what a record's entry holds.
+# build and writing too: the evidence is kept as the Turtle text they write (with build's prefixes).
+_EXTRACTING_MODULES = ("corpus", "citation", "extract", "lexicon", "evidence", "writing", "build")
 
 
 def build_salt() -> str:
@@ -55,21 +57,38 @@ def build_salt() -> str:
 
 # ------------------------------------------------------------------------------ entry format
 
-def encode(triples: Iterable[Triple]) -> str:
-    """A record's triples as JSON: a table of distinct terms and the triples as indices into
-    it (a record repeats its IRIs many times; each is written and decoded once)."""
-    index: dict = {}
-    terms: list = []
-    flat: list[int] = []
-    for triple in triples:
-        for term in triple:
-            number = index.get(term)
-            if number is None:
-                number = index[term] = len(terms)
-                terms.append(_term_row(term))
-            flat.append(number)
-    return json.dumps({"format": FORMAT, "terms": terms, "triples": flat}, ensure_ascii=False,
-                      separators=(",", ":"))
+class _TermTable:
+    """Distinct terms in order of first use, each written once (a record repeats its IRIs)."""
+
+    def __init__(self) -> None:
+        self.index: dict = {}
+        self.rows: list = []
+
+    def __call__(self, term) -> int:
+        number = self.index.get(term)
+        if number is None:
+            number = self.index[term] = len(self.rows)
+            self.rows.append(_term_row(term))
+        return number
+
+
+def encode(record: ExtractedRecord) -> str:
+    """A record's extraction as JSON: a table of distinct terms, and the facts and annotations
+    with their terms as indices into it; the evidence's Turtle text as it is."""
+    extraction = record.extraction
+    term = _TermTable()
+    entry = {
+        "format": FORMAT,
+        "study": term(extraction.study),
+        "facts": [term(t) for triple in extraction.facts for t in triple],
+        "concepts": list(extraction.concepts),
+        "annotations": [[a.iri, a.start, a.end, a.exact, [term(body) for body in a.bodies]]
+                        for a in extraction.annotations],
+        "evidence": record.evidence,
+        "prefixes": list(record.evidence_prefixes),
+    }
+    entry["terms"] = term.rows
+    return json.dumps(entry, ensure_ascii=False, separators=(",", ":"))
 
 
 def _term_row(term) -> list:
@@ -104,13 +123,20 @@ class TermDecoder:
             self._terms[key] = term
         return term
 
-    def decode(self, text: str) -> list[Triple]:
+    def decode(self, text: str) -> ExtractedRecord:
         entry = json.loads(text)
         if entry.get("format") != FORMAT:
             raise ValueError("not a cache entry of this format")
         terms = [self.term(row) for row in entry["terms"]]
-        flat = entry["triples"]
-        return [(terms[flat[i]], terms[flat[i + 1]], terms[flat[i + 2]]) for i in range(0, len(flat), 3)]
+        flat = entry["facts"]
+        study = terms[entry["study"]]
+        extraction = Extraction(
+            study=study,
+            facts=tuple((terms[flat[i]], terms[flat[i + 1]], terms[flat[i + 2]]) for i in range(0, len(flat), 3)),
+            concepts=tuple(entry["concepts"]),
+            annotations=tuple(Annotation(iri, study, start, end, exact, tuple(terms[b] for b in bodies))
+                              for iri, start, end, exact, bodies in entry["annotations"]))
+        return ExtractedRecord(extraction, [tuple(e) for e in entry["evidence"]], tuple(entry["prefixes"]))
 
 
 # ------------------------------------------------------------------------------ the cache
@@ -134,7 +160,7 @@ class RecordCache:
     def _entry(self, key: str) -> Path:
         return self.folder / f"{key}.json"
 
-    def get(self, key: str) -> list[Triple] | None:
+    def get(self, key: str) -> ExtractedRecord | None:
         try:
             return self._decoder.decode(self._entry(key).read_text(encoding="utf-8"))
         except FileNotFoundError:
@@ -142,13 +168,13 @@ class RecordCache:
         except (OSError, ValueError, KeyError, IndexError, TypeError):
             return None  # a damaged entry is only a miss: the record is extracted again
 
-    def put(self, key: str, triples: Iterable[Triple]) -> None:
+    def put(self, key: str, record: ExtractedRecord) -> None:
         """Store an entry atomically (a crash leaves the old entry or none, never half of one)."""
         self.folder.mkdir(parents=True, exist_ok=True)
         handle, temporary = tempfile.mkstemp(dir=self.folder, prefix=".entry.", suffix=".tmp")
         try:
             with os.fdopen(handle, "w", encoding="utf-8") as stream:
-                stream.write(encode(triples))
+                stream.write(encode(record))
             os.replace(temporary, self._entry(key))
         except BaseException:
             Path(temporary).unlink(missing_ok=True)
@@ -166,11 +192,11 @@ class RecordCache:
 
     def results(self, paths: Sequence[Path],
                 extract: Callable[[Sequence[Path]], Iterator[Result]]) -> Iterator[Result]:
-        """build.py's (triples, reason) for each of `paths`, in order: from the cache where the
+        """build.py's (record, reason) for each of `paths`, in order: from the cache where the
         record is unchanged, else from `extract(missing paths)`, whose successes are stored.
         The entries of records not in `paths` (deleted or changed since) are removed."""
         keys: list[str | None] = []
-        cached: dict[int, list[Triple]] = {}
+        cached: dict[int, ExtractedRecord] = {}
         for position, path in enumerate(paths):
             try:
                 # Only what the reader would read: a named pipe would block this read forever,
@@ -182,9 +208,9 @@ class RecordCache:
             except OSError:
                 key = None  # unreadable: let the extractor report it as usual
             keys.append(key)
-            triples = self.get(key) if key else None
-            if triples is not None:
-                cached[position] = triples
+            record = self.get(key) if key else None
+            if record is not None:
+                cached[position] = record
         missing = [path for position, path in enumerate(paths) if position not in cached]
         self.hits, self.misses = len(cached), len(missing)
         # Entries of records no longer in the corpus are of no use to it: drop them now (after
@@ -197,10 +223,10 @@ class RecordCache:
                 if position in cached:
                     yield cached.pop(position), None
                     continue
-                triples, reason = next(extracted)
+                record, reason = next(extracted)
                 if reason is None and keys[position] is not None:
-                    self.put(keys[position], triples)
-                yield triples, reason
+                    self.put(keys[position], record)
+                yield record, reason
         finally:
             close = getattr(extracted, "close", None)
             if close is not None:  # stop the build's worker processes now, not at collection

@@ -87,15 +87,35 @@ def _integer(value) -> int:
 
 def turtle_entries(annotations: Iterable[Annotation], prefixes: Mapping[str, str]) -> tuple[list[tuple[str, str]], set[str]]:
     """Each annotation as (its IRI, the sorted Turtle blocks of its four subjects, a blank line
-    between them), and the prefixes the blocks use.
+    between them), and the prefixes the blocks use: what writing.write_turtle would write for
+    `annotation_triples`, without making an rdflib term (tests/test_evidence.py compares them).
 
     An annotation's subjects are `A`, `A#position`, `A#quote`, `A#target`: no other subject of
     the graph sorts between them (record IRIs percent-encode every character below '#'), so
     sorting the entries by IRI puts every block where the sorted writer would put it.
     """
-    from commkg.writing import TurtleForms, turtle_blocks  # writing imports nothing from here
+    from commkg.writing import TurtleForms, format_block, quoted_string  # writing imports nothing from here
 
     forms = TurtleForms(prefixes)
-    entries = [(annotation.iri, "\n".join(turtle_blocks(annotation_triples(annotation), forms)))
-               for annotation in annotations]
+    a, has_body, has_target, has_source, has_selector, exact, start, end, annotation_class, quote_class, position_class = (
+        "a", *(forms.term(term) for term in (
+            OA.hasBody, OA.hasTarget, OA.hasSource, OA.hasSelector, OA.exact, OA.start, OA.end,
+            OA.Annotation, OA.TextQuoteSelector, OA.TextPositionSelector)))
+    entries = []
+    for annotation in annotations:
+        iri = annotation.iri
+        subject, target, quote, position = (forms.iri(name) for name in (
+            iri, f"{iri}#target", f"{iri}#quote", f"{iri}#position"))
+        # Subjects, predicates and objects in the sorted writer's order (rdf:type first, then by IRI).
+        blocks = (
+            format_block(subject, [(a, [annotation_class]),
+                                   (has_body, [forms.term(body) for body in annotation.bodies]),
+                                   (has_target, [target])]),
+            format_block(position, [(a, [position_class]), (end, [str(annotation.end)]),
+                                    (start, [str(annotation.start)])]),
+            format_block(quote, [(a, [quote_class]), (exact, [quoted_string(annotation.exact)])]),
+            format_block(target, [(has_selector, [position, quote]),
+                                  (has_source, [forms.term(annotation.study)])]),
+        )
+        entries.append((iri, "\n".join(blocks)))
     return entries, forms.used_prefixes

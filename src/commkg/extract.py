@@ -12,6 +12,7 @@ from bisect import bisect_left, bisect_right
 from collections import defaultdict
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from typing import NamedTuple
 from urllib.parse import quote
 
 from rdflib import RDF, RDFS, XSD, Graph, Literal, Namespace, URIRef
@@ -96,21 +97,30 @@ class _Evidence:
                 for (start, end), bodies in sorted(self.bodies.items())]
 
 
-@dataclass(frozen=True)
-class Extraction:
-    """What one record gives, in the parts the build handles apart (`extract` joins them)."""
+class Extraction(NamedTuple):
+    """What one record gives, in the parts the build handles apart (`extract` joins them). A
+    named tuple of plain containers: build workers send thousands of them to the main process."""
 
     study: URIRef
-    facts: frozenset  # the record's triples, without its evidence and the concept descriptions
-    concepts: frozenset[str]  # keys of the lexicon concepts used: lexicon.descriptions[key] describes each
+    facts: tuple  # the record's triples, without its evidence and the concept descriptions
+    concepts: tuple[str, ...]  # keys of the lexicon concepts used: lexicon.descriptions[key] describes each
     annotations: tuple[Annotation, ...]  # the evidence, in text order
 
     def triples(self, lexicon: Lexicon) -> Iterator[tuple]:
         yield from self.facts
-        for key in sorted(self.concepts):
+        for key in self.concepts:
             yield from lexicon.descriptions[key]
         for annotation in self.annotations:
             yield from annotation_triples(annotation)
+
+
+class ExtractedRecord(NamedTuple):
+    """An extraction with its evidence already written as Turtle (evidence.turtle_entries): what
+    a build worker sends back, and what the incremental cache keeps."""
+
+    extraction: Extraction
+    evidence: list[tuple[str, str]]  # (annotation IRI, its Turtle blocks)
+    evidence_prefixes: tuple[str, ...]  # the prefixes those blocks use
 
 
 class _RecordExtraction:
@@ -155,7 +165,7 @@ class _RecordExtraction:
         self.study_period()
         self.cited_article()
         self.texts()
-        return Extraction(study=self.study, facts=frozenset(self.facts), concepts=frozenset(self.used_concepts),
+        return Extraction(study=self.study, facts=tuple(self.facts), concepts=tuple(sorted(self.used_concepts)),
                           annotations=tuple(self.evidence.annotations(self.record, self.study, self.base)))
 
     def metadata(self) -> None:

@@ -42,6 +42,7 @@ from rdflib import BNode, Literal, URIRef
 from rdflib.namespace import OWL, RDF, RDFS, SKOS, XSD, Namespace
 
 from commkg.errors import CommkgError
+from commkg.evidence import Annotation, annotations_from_triples
 
 COMM = Namespace("https://w3id.org/commkg/ontology#")
 CONCEPT = Namespace("https://w3id.org/commkg/concept/")
@@ -654,42 +655,44 @@ class Inconsistency:
 
 
 def inconsistencies(
-    asserted: rdflib.Graph, inferred: rdflib.Graph, ontology: rdflib.Graph | Ontology
+    asserted: Iterable[Triple], inferred: Iterable[Triple], ontology: rdflib.Graph | Ontology, *,
+    annotations: Iterable[Annotation] | None = None,
 ) -> list[Inconsistency]:
-    """Every node that asserted + inferred types with two disjoint classes.
+    """Every node that asserted + inferred (Graphs or any iterables of triples) types with two
+    disjoint classes.
 
     OWL 2 RL calls this an inconsistency; commkg reports it as a warning (an extraction error,
     usually), it does not stop the build. `inferred` is what `reason` returned: aliases are
     already rewritten onto their canonical node, and their asserted types are added to it here.
+    The evidence named comes from `annotations`, or else from the oa: triples of `asserted`.
     """
     compiled = ontology if isinstance(ontology, Ontology) else compile_ontology(ontology)
     if not compiled.disjoint:
         return []
-    alias_of = {s: o for s, o in inferred.subject_objects(OWL.sameAs)}
+    inferred = list(inferred)
+    if annotations is None:
+        asserted = list(asserted)  # read twice: for the types, then for the evidence
+    alias_of = {s: o for s, p, o in inferred if p == OWL.sameAs}
     types = defaultdict(set)
-    for graph in (asserted, inferred):
-        for node, cls in graph.subject_objects(RDF.type):
-            types[alias_of.get(node, node)].add(cls)
+    for s, p, o in itertools.chain(asserted, inferred):
+        if p == RDF.type:
+            types[alias_of.get(s, s)].add(o)
     found = []
     for node in sorted(types, key=str):
         for group in compiled.disjoint:
             clash = sorted(types[node] & group, key=str)
             if len(clash) >= 2:
-                found.append(Inconsistency(node, tuple(clash[:2]), _evidence(asserted, node)))
-    return found
-
-
-def _evidence(asserted: rdflib.Graph, node) -> tuple:
-    """(record, quoted words) of every annotation whose body is `node` (docs/model.md, Evidence)."""
-    quotes = []
-    for annotation in asserted.subjects(OA.hasBody, node):
-        for target in asserted.objects(annotation, OA.hasTarget):
-            record = asserted.value(target, OA.hasSource)
-            for selector in asserted.objects(target, OA.hasSelector):
-                exact = asserted.value(selector, OA.exact)
-                if exact is not None:
-                    quotes.append((record, str(exact)))
-    return tuple(sorted(quotes, key=str))
+                found.append((node, tuple(clash[:2])))
+    if not found:
+        return []
+    if annotations is None:
+        annotations = annotations_from_triples(asserted)
+    quotes = defaultdict(set)  # body → (record, quoted words)
+    for annotation in annotations:
+        for body in annotation.bodies:
+            quotes[body].add((annotation.study, annotation.exact))
+    return [Inconsistency(node, classes, tuple(sorted(quotes.get(node, ()), key=str)))
+            for node, classes in found]
 
 
 # ---------------------------------------------------------------------------------------------

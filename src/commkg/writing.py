@@ -219,17 +219,23 @@ def _keyed_blocks(triples: Iterable[Triple], forms: TurtleForms) -> list[tuple[t
     keyed = []
     for subject in sorted(by_subject, key=_term_order):
         predicates = by_subject[subject]
-        lines = []
-        for predicate in sorted(predicates, key=_predicate_order):
-            objects = [forms.term(obj) for obj in sorted(predicates[predicate], key=_term_order)]
-            verb = "a" if str(predicate) == _RDF_TYPE else forms.term(predicate)
-            one_line = f"{verb} {', '.join(objects)}"
-            if len(objects) == 1 or len(one_line) <= 72:
-                lines.append(one_line)
-            else:  # one object a line, so that a long list stays readable and diffs stay small
-                lines.append(verb + "\n        " + ",\n        ".join(objects))
-        keyed.append((_term_order(subject), forms.term(subject) + " " + " ;\n    ".join(lines) + " .\n"))
+        lines = [("a" if str(predicate) == _RDF_TYPE else forms.term(predicate),
+                  [forms.term(obj) for obj in sorted(predicates[predicate], key=_term_order)])
+                 for predicate in sorted(predicates, key=_predicate_order)]
+        keyed.append((_term_order(subject), format_block(forms.term(subject), lines)))
     return keyed
+
+
+def format_block(subject: str, predicates: Sequence[tuple[str, Sequence[str]]]) -> str:
+    """One subject's block from its written terms: (verb, objects) in the order to write them."""
+    lines = []
+    for verb, objects in predicates:
+        one_line = f"{verb} {', '.join(objects)}"
+        if len(objects) == 1 or len(one_line) <= 72:
+            lines.append(one_line)
+        else:  # one object a line, so that a long list stays readable and diffs stay small
+            lines.append(verb + "\n        " + ",\n        ".join(objects))
+    return subject + " " + " ;\n    ".join(lines) + " .\n"
 
 
 def turtle_blocks(triples: Iterable[Triple], forms: TurtleForms) -> Iterator[str]:
@@ -272,7 +278,8 @@ def turtle_lines(graph: Iterable[Triple], prefixes: Mapping[str, str], *,
 
 def write_turtle(stream: TextIO, graph: Iterable[Triple], prefixes: Mapping[str, str], *,
                  rendered: RenderedBlocks | None = None) -> None:
-    stream.writelines(turtle_lines(graph, prefixes, rendered=rendered))
+    for chunk in turtle_lines(graph, prefixes, rendered=rendered):
+        stream.write(chunk)
 
 
 _LINE_START = re.compile(r"^(?=.)", re.MULTILINE)
