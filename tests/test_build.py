@@ -198,11 +198,11 @@ def test_a_failure_mid_serialisation_leaves_the_previous_output_intact(tmp_path,
     build_corpus(small_corpus, out)
     before = (out / "asserted.ttl").read_bytes()
 
-    def failing_turtle_lines(graph, prefixes, **kw):
+    def failing_lines(parts, prefixes):
         yield "@prefix comm: <https://w3id.org/commkg/ontology#> .\n"  # half a file is on disk …
         raise RuntimeError("serialiser died")  # … when the writer fails
 
-    monkeypatch.setattr(writing, "turtle_lines", failing_turtle_lines)
+    monkeypatch.setattr(writing, "write_blocks_lines", failing_lines)
     (small_corpus / "extra.txt").write_bytes((small_corpus / sorted(p.name for p in small_corpus.iterdir())[0]).read_bytes())
     with pytest.raises(RuntimeError, match="serialiser died"):
         build_corpus(small_corpus, out)

@@ -109,7 +109,7 @@ def test_entries_round_trip_every_kind_of_term():
     facts += ((rdflib.BNode("x1"), rdflib.RDF.first, rdflib.URIRef("https://e.org/o")),)
     annotations = (Annotation("https://e.org/s/evidence/0-4", study, 0, 4, "会议 \"x\"", (study, rdflib.URIRef("https://e.org/o"))),)
     record = ExtractedRecord(Extraction(study, facts, ("Interview",), annotations),
-                             [("https://e.org/s/evidence/0-4", "<https://e.org/s/evidence/0-4> a oa:Annotation .\n")], ("oa",))
+                             [((0, "https://e.org/s/evidence/0-4", "", ""), "<https://e.org/s/evidence/0-4> a oa:Annotation .\n")], ("oa",))
     back = TermDecoder().decode(encode(record))
     assert back == record
     assert [type(t[2]) for t in back.extraction.facts] == [type(t[2]) for t in facts]

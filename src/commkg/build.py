@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import itertools
 import os
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from datetime import datetime, timezone
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
@@ -31,11 +31,12 @@ from commkg.corpus import find_records, read_record
 from commkg.errors import CommkgError, RecordError
 from commkg.evidence import Annotation, annotation_triples, triple_count, turtle_entries
 from commkg.extract import ExtractedRecord, extract_record
+from commkg.bulk import collector_paused, interner
 from commkg.lexicon import CONCEPT, UNIT, Lexicon, load_lexicon
 from commkg.reason import STUDY_LINKS, compile_ontology, inconsistencies, reason_triples
 from commkg.resources import data_path, ontology_file
 from commkg.visual import write_html
-from commkg.writing import RenderedBlocks, write_files_atomically, write_trig, write_turtle
+from commkg.writing import Blocks, render, subject_key, write_blocks, write_files_atomically, write_trig_blocks
 
 Triple = tuple
 
@@ -148,18 +149,26 @@ class AssertedGraph:
     evidence: list[tuple[str, str]] = field(default_factory=list)  # sorted by IRI once merged
     evidence_prefixes: set[str] = field(default_factory=set)
 
+    def __post_init__(self) -> None:
+        self._name = interner()
+
     def add(self, record: ExtractedRecord) -> None:
-        self.facts.update(record.extraction.facts)
+        self.add_facts(record.extraction.facts)
         self.annotations.extend(record.extraction.annotations)
         self.evidence.extend(record.evidence)
         self.evidence_prefixes.update(record.evidence_prefixes)
+
+    def add_facts(self, triples: Iterable[Triple]) -> None:
+        # Interned: each record's terms arrive as new objects (see bulk.py).
+        name = self._name
+        self.facts.update((name(s), name(p), name(o)) for s, p, o in triples)
 
     @property
     def evidence_triples(self) -> int:
         return sum(triple_count(annotation) for annotation in self.annotations)
 
-    def rendered_evidence(self) -> RenderedBlocks:
-        return RenderedBlocks(entries=self.evidence, prefixes=frozenset(self.evidence_prefixes))
+    def rendered_evidence(self) -> Blocks:
+        return Blocks(entries=self.evidence, prefixes=frozenset(self.evidence_prefixes))
 
     def __len__(self) -> int:
         """Triples, as in asserted.ttl (evidence IRIs are per record, so none is counted twice)."""
@@ -251,7 +260,7 @@ def _extract_all(paths: Sequence[Path], *, strict: bool, workers: int, bar: Prog
             concepts.update(record.extraction.concepts)
             built += 1
     for key in sorted(concepts):  # once for the corpus, not once per record that uses the concept
-        asserted.facts.update(lexicon.descriptions[key])
+        asserted.add_facts(lexicon.descriptions[key])
     asserted.evidence.sort()
     return asserted, errors, built
 
@@ -315,6 +324,14 @@ def build_corpus(
     Raises CorpusError for a corpus that is not a folder of records, OutputError when the output
     cannot be written; previous output files are left intact in every failure.
     """
+    with collector_paused():
+        return _build_corpus(corpus, out_dir, strict=strict, workers=workers, progress=progress,
+                             incremental=incremental, reason=reason, study_links=study_links)
+
+
+def _build_corpus(corpus: Path | None, out_dir: Path, *, strict: bool, workers: int | None,
+                  progress: ProgressFactory | None, incremental: bool, reason: bool,
+                  study_links: bool | None) -> BuildReport:
     started = datetime.now(timezone.utc)
     corpus = Path(corpus) if corpus is not None else data_path("corpus")
     out_dir = Path(out_dir)
@@ -327,11 +344,8 @@ def build_corpus(
             paths, strict=strict, workers=_worker_count(len(paths), workers), bar=bar, cache=cache,
             lexicon=load_lexicon())
 
-    evidence = asserted.rendered_evidence()
     facts = asserted.facts
-    writers = {ASSERTED_FILE: partial(write_turtle, graph=facts, prefixes=OUTPUT_PREFIXES, rendered=evidence)}
-    inferred, warnings = None, ()
-    graphs = {"asserted": facts, "evidence": ()}
+    inferred, warnings, ontology = None, (), None
     if study_links is None:
         study_links = built <= STUDY_LINKS_UP_TO_RECORDS
     if reason:
@@ -340,16 +354,9 @@ def build_corpus(
         inferred = reason_triples(facts, compiled, exclude=frozenset() if study_links else STUDY_LINKS)
         warnings = tuple(str(found) for found in inconsistencies(
             facts, inferred, compiled, annotations=asserted.annotations))
-        writers[INFERRED_FILE] = partial(write_turtle, graph=inferred, prefixes=OUTPUT_PREFIXES)
-        writers[GRAPH_FILE] = partial(write_turtle, graph=itertools.chain(facts, inferred),
-                                      prefixes=OUTPUT_PREFIXES, rendered=evidence)
-        graphs = named_graphs(facts, inferred, ontology)
-        writers[TRIG_FILE] = partial(write_trig, graphs=graphs, prefixes=OUTPUT_PREFIXES, graph_base=GRAPH_BASE,
-                                     rendered={"evidence": evidence})
+    writers, sizes = _data_writers(asserted, inferred, ontology)
     evidence_triples = (t for annotation in asserted.annotations for t in annotation_triples(annotation))
     writers[PAGE_FILE] = partial(write_html, graph=itertools.chain(facts, inferred or (), evidence_triples))
-    sizes = {name: len(triples) for name, triples in graphs.items()}
-    sizes["evidence"] = asserted.evidence_triples
     writers[PROVENANCE_FILE] = _provenance_writer(corpus=corpus, records=built, started=started, graph_sizes=sizes)
     files = _write_outputs(out_dir, writers)
     return BuildReport(corpus=corpus, out_dir=out_dir, records_built=built, errors=tuple(errors),
@@ -357,6 +364,41 @@ def build_corpus(
                        records_extracted=cache.misses if cache else len(paths),
                        inferred=None if inferred is None else len(inferred),
                        study_links=bool(reason and study_links), warnings=warnings)
+
+
+def _data_writers(asserted: AssertedGraph, inferred: set[Triple] | None,
+                  ontology: rdflib.Graph | None) -> tuple[dict[str, Callable[[TextIO], None]], dict[str, int]]:
+    """The writers of asserted.ttl and, after reasoning, inferred.ttl, graph.ttl and graph.trig;
+    and the size of each named graph. Each triple is rendered as Turtle once, and its text is
+    reused in every file it goes into (at 10,000 records, rendering was most of the build)."""
+    facts = asserted.facts
+    evidence = asserted.rendered_evidence()
+    facts_blocks = render(facts, OUTPUT_PREFIXES)
+    writers = {ASSERTED_FILE: partial(write_blocks, parts=[facts_blocks, evidence], prefixes=OUTPUT_PREFIXES)}
+    if inferred is None:
+        return writers, {"asserted": len(asserted)}
+
+    inferred_blocks = render(inferred, OUTPUT_PREFIXES)
+    writers[INFERRED_FILE] = partial(write_blocks, parts=[inferred_blocks], prefixes=OUTPUT_PREFIXES)
+    # graph.ttl: a subject with inferred triples gets one block of its asserted + inferred triples.
+    inferred_subjects = {s for s, _, _ in inferred}
+    mixed = render([t for t in facts if t[0] in inferred_subjects] + list(inferred), OUTPUT_PREFIXES)
+    mixed_keys = {key for key, _ in mixed.entries}
+    writers[GRAPH_FILE] = partial(write_blocks, parts=[facts_blocks.without(mixed_keys.__contains__), mixed, evidence],
+                                  prefixes=OUTPUT_PREFIXES)
+    # graph.trig (docs/model.md): the lexicon's descriptions of concepts and units go with the ontology.
+    vocabulary = [t for t in facts if _is_vocabulary(t[0])]
+    vocabulary_keys = {subject_key(s) for s, _, _ in vocabulary}
+    ontology_graph = set(ontology).union(vocabulary)
+    writers[TRIG_FILE] = partial(write_trig_blocks, graphs={
+        "ontology": [render(ontology_graph, OUTPUT_PREFIXES, blank_prefix="ontology_")],
+        "asserted": [facts_blocks.without(vocabulary_keys.__contains__)],
+        "inferred": [inferred_blocks],
+        "evidence": [evidence],
+    }, prefixes=OUTPUT_PREFIXES, graph_base=GRAPH_BASE)
+    sizes = {"ontology": len(ontology_graph), "asserted": len(facts) - len(vocabulary),
+             "inferred": len(inferred), "evidence": asserted.evidence_triples}
+    return writers, sizes
 
 
 def _provenance_writer(*, corpus: Path, records: int, started: datetime,
@@ -386,18 +428,6 @@ def is_evidence(subject) -> bool:
 def _is_vocabulary(subject) -> bool:
     """The lexicon's descriptions of concepts and units, copied into the asserted graph."""
     return isinstance(subject, URIRef) and subject.startswith((str(CONCEPT), str(UNIT)))
-
-
-def named_graphs(facts: set[Triple], inferred: set[Triple], ontology: rdflib.Graph) -> dict[str, set[Triple]]:
-    """The named graphs of graph.trig but the evidence (which the build keeps apart, as text):
-    a data team can load or drop each on its own."""
-    vocabulary = {t for t in facts if _is_vocabulary(t[0])}
-    return {
-        "ontology": set(ontology) | vocabulary,
-        "asserted": facts - vocabulary,
-        "inferred": inferred,
-        "evidence": set(),
-    }
 
 
 class _NoProgress:

@@ -136,7 +136,8 @@ class TermDecoder:
             concepts=tuple(entry["concepts"]),
             annotations=tuple(Annotation(iri, study, start, end, exact, tuple(terms[b] for b in bodies))
                               for iri, start, end, exact, bodies in entry["annotations"]))
-        return ExtractedRecord(extraction, [tuple(e) for e in entry["evidence"]], tuple(entry["prefixes"]))
+        return ExtractedRecord(extraction, [(tuple(key), text) for key, text in entry["evidence"]],
+                               tuple(entry["prefixes"]))
 
 
 # ------------------------------------------------------------------------------ the cache

@@ -181,7 +181,7 @@ def _is_translation(text: str) -> bool:
     English word, so it is weighed against two Latin letters; acronyms such as "CCGs" inside a
     Chinese sentence do not tip the balance."""
     cjk = len(_CJK.findall(text))
-    latin = sum(1 for c in text if c.isalpha()) - cjk
+    latin = sum(map(str.isalpha, text)) - cjk
     return cjk > 0 and 2 * cjk >= latin
 
 

@@ -85,16 +85,16 @@ def _integer(value) -> int:
     return int(value) if str(value).isdigit() else 0
 
 
-def turtle_entries(annotations: Iterable[Annotation], prefixes: Mapping[str, str]) -> tuple[list[tuple[str, str]], set[str]]:
-    """Each annotation as (its IRI, the sorted Turtle blocks of its four subjects, a blank line
-    between them), and the prefixes the blocks use: what writing.write_turtle would write for
+def turtle_entries(annotations: Iterable[Annotation], prefixes: Mapping[str, str]) -> tuple[list[tuple[tuple, str]], set[str]]:
+    """Each annotation as (the writing.subject_key of its IRI, the sorted Turtle blocks of its four
+    subjects, a blank line between them), and the prefixes the blocks use: what writing.write_turtle would write for
     `annotation_triples`, without making an rdflib term (tests/test_evidence.py compares them).
 
     An annotation's subjects are `A`, `A#position`, `A#quote`, `A#target`: no other subject of
     the graph sorts between them (record IRIs percent-encode every character below '#'), so
     sorting the entries by IRI puts every block where the sorted writer would put it.
     """
-    from commkg.writing import TurtleForms, format_block, quoted_string  # writing imports nothing from here
+    from commkg.writing import TurtleForms, format_block, quoted_string, subject_key  # writing imports nothing from here
 
     forms = TurtleForms(prefixes)
     a, has_body, has_target, has_source, has_selector, exact, start, end, annotation_class, quote_class, position_class = (
@@ -117,5 +117,5 @@ def turtle_entries(annotations: Iterable[Annotation], prefixes: Mapping[str, str
             format_block(target, [(has_selector, [position, quote]),
                                   (has_source, [forms.term(annotation.study)])]),
         )
-        entries.append((iri, "\n".join(blocks)))
+        entries.append((subject_key(URIRef(iri)), "\n".join(blocks)))
     return entries, forms.used_prefixes

@@ -342,9 +342,8 @@ class _RecordExtraction:
     def _counts(self, text: str):
         """(start, end, count, unit) of every count of study units in one paragraph."""
         numbers = [(m.start(), m.end(), int(m.group(1).replace(",", ""))) for m in _NUMBER.finditer(text)]
-        words = "|".join(re.escape(w) for w in sorted(self.lexicon.number_words, key=len, reverse=True))
-        if words:
-            for m in re.finditer(rf"(?<!\w)(?:{words})(?!\w)", text, re.IGNORECASE):
+        if self.lexicon.number_word_pattern is not None:
+            for m in self.lexicon.number_word_pattern.finditer(text):
                 numbers.append((m.start(), m.end(), self.lexicon.number_words[m.group(0).lower()]))
         for start, end, count in sorted(numbers):
             if _PARTITIVE.match(text, end):

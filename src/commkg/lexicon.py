@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 from collections import defaultdict
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cached_property, lru_cache
 from pathlib import Path
 
 from rdflib import RDF, Graph, Literal, Namespace, URIRef
@@ -157,6 +157,14 @@ class Lexicon:
 
     def concept(self, key: str) -> Concept:
         return self.concepts[key]
+
+    @cached_property
+    def number_word_pattern(self) -> re.Pattern | None:
+        """Any of `number_words` as a whole word, longest first; None when there are none."""
+        if not self.number_words:
+            return None
+        words = "|".join(re.escape(w) for w in sorted(self.number_words, key=len, reverse=True))
+        return re.compile(rf"(?<!\w)(?:{words})(?!\w)", re.IGNORECASE)
 
 
 def _literals(graph: Graph, subject, predicate, lang: str | None = "en") -> list[str]:

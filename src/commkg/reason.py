@@ -41,6 +41,7 @@ import rdflib
 from rdflib import BNode, Literal, URIRef
 from rdflib.namespace import OWL, RDF, RDFS, SKOS, XSD, Namespace
 
+from commkg.bulk import interner
 from commkg.errors import CommkgError
 from commkg.evidence import Annotation, annotations_from_triples
 
@@ -138,11 +139,10 @@ def _transitive(edges: dict) -> dict:
 
 
 def _interner(names: dict):
-    """A function returning, for any term, the one object that stands for it in `names`."""
+    """bulk.interner, with the constants the hot loops compare by identity put in first."""
     for constant in (_TYPE, _SAME_AS, _DOI):
         names.setdefault(constant, constant)
-    setdefault = names.setdefault
-    return lambda term: setdefault(term, term)
+    return interner(names)
 
 
 def compile_ontology(ontology: rdflib.Graph) -> Ontology:
@@ -308,9 +308,10 @@ def knowledge(asserted: Iterable[Triple], ontology: Ontology) -> set[Triple]:
 
     kept, evidence = [], set()
     for s, p, o in asserted:
-        decision = decisions.get(p)
+        key = str.__str__(p)  # plain text: a dict compares it in C (see `_interner`)
+        decision = decisions.get(key)
         if decision is None:
-            decision = decisions[p] = decide(p)
+            decision = decisions[key] = decide(p)
         if decision == keep_nodes:
             if type(o) is not Literal:
                 kept.append((name(s), name(p), name(o)))
@@ -480,8 +481,9 @@ class _SameAs:
         self.parent = {}
 
     def find(self, node):
+        # `is`: every node here is interned (see `_interner`), and rdflib's == is slow Python.
         parent = self.parent.get(node, node)
-        if parent == node:
+        if parent is node:
             return node
         root = self.find(parent)
         self.parent[node] = root
@@ -489,7 +491,7 @@ class _SameAs:
 
     def union(self, a, b) -> bool:
         ra, rb = self.find(a), self.find(b)
-        if ra == rb:
+        if ra is rb:
             return False
         self.parent[rb] = ra
         return True
@@ -672,19 +674,25 @@ def inconsistencies(
     inferred = list(inferred)
     if annotations is None:
         asserted = list(asserted)  # read twice: for the types, then for the evidence
-    alias_of = {s: o for s, p, o in inferred if p == OWL.sameAs}
-    types = defaultdict(set)
+    # Predicates compared as plain text, in C: rdflib's == is a Python call, here millions of times.
+    same_as, rdf_type = str(OWL.sameAs), str(RDF.type)
+    alias_of = {s: o for s, p, o in inferred if str.__str__(p) == same_as}
+    in_a_group = frozenset().union(*compiled.disjoint)
+    types = defaultdict(set)  # node → its types that some disjointness axiom names
     for s, p, o in itertools.chain(asserted, inferred):
-        if p == RDF.type:
+        if str.__str__(p) == rdf_type and o in in_a_group:
             types[alias_of.get(s, s)].add(o)
     found = []
-    for node in sorted(types, key=str):
+    for node, classes in types.items():
+        if len(classes) < 2:
+            continue
         for group in compiled.disjoint:
-            clash = sorted(types[node] & group, key=str)
+            clash = classes & group
             if len(clash) >= 2:
-                found.append((node, tuple(clash[:2])))
+                found.append((node, tuple(sorted(clash, key=str)[:2])))
     if not found:
         return []
+    found.sort(key=lambda item: str(item[0]))  # stable: per node, in the order of the groups
     if annotations is None:
         annotations = annotations_from_triples(asserted)
     quotes = defaultdict(set)  # body → (record, quoted words)

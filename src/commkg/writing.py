@@ -162,10 +162,12 @@ class TurtleForms:
         return quoted
 
     def term(self, term) -> str:
+        if type(term) is Literal:  # mostly distinct (titles, labels): memoising costs more than it saves
+            return self.literal(term)
         # Memoised: a corpus repeats the same predicates, concepts and classes millions of times.
         written = self._written.get(term)
         if written is None:
-            if isinstance(term, URIRef):
+            if type(term) is URIRef or isinstance(term, URIRef):
                 written = self.iri(term)
             elif isinstance(term, BNode):
                 written = "_:" + self._blank_labels[term]
@@ -179,7 +181,8 @@ class TurtleForms:
 
 def _term_order(term) -> tuple:
     """A total order on RDF terms that depends on nothing but the terms themselves."""
-    if isinstance(term, URIRef):
+    kind = type(term)  # exact types first: isinstance on rdflib's terms is an ABC check
+    if kind is URIRef or (kind not in (BNode, Literal) and isinstance(term, URIRef)):
         return (0, str(term), "", "")
     if isinstance(term, BNode):
         return (1, str(term), "", "")
@@ -197,7 +200,8 @@ def _predicate_order(predicate) -> tuple:
 def _canonical_blank_nodes(triples: list[Triple]) -> tuple[list[Triple], dict[BNode, str]]:
     """Blank nodes get random labels, so relabel them by rdflib's canonical algorithm (RGDA1):
     the same graph then gives the same labels. Graphs without blank nodes skip the cost."""
-    if not any(isinstance(s, BNode) or isinstance(o, BNode) for s, _, o in triples):
+    # type(), not isinstance: an ABC check per term, over millions of triples, costs seconds.
+    if not any(type(s) is BNode or type(o) is BNode for s, _, o in triples):
         return triples, {}
     from rdflib.compare import to_canonical_graph  # only needed for graphs with blank nodes
 
@@ -210,19 +214,24 @@ def _canonical_blank_nodes(triples: list[Triple]) -> tuple[list[Triple], dict[BN
 
 
 def _keyed_blocks(triples: Iterable[Triple], forms: TurtleForms) -> list[tuple[tuple, str]]:
-    """(order of the subject, its block) for each subject of `triples`, sorted."""
+    """(subject_key of the subject, its block) for each subject of `triples`, sorted."""
     # Grouping first and sorting each level on its own computes each sort key once per term,
     # not once per triple: several times faster than sorting the triples at corpus scale.
     by_subject: dict = {}
     for subject, predicate, obj in triples:
         by_subject.setdefault(subject, {}).setdefault(predicate, []).append(obj)
     keyed = []
+    term = forms.term
     for subject in sorted(by_subject, key=_term_order):
         predicates = by_subject[subject]
-        lines = [("a" if str(predicate) == _RDF_TYPE else forms.term(predicate),
-                  [forms.term(obj) for obj in sorted(predicates[predicate], key=_term_order)])
-                 for predicate in sorted(predicates, key=_predicate_order)]
-        keyed.append((_term_order(subject), format_block(forms.term(subject), lines)))
+        # Most subjects have a few predicates and most predicates one object: sort only lists.
+        lines = []
+        for predicate in (sorted(predicates, key=_predicate_order) if len(predicates) > 1 else predicates):
+            objects = predicates[predicate]
+            if len(objects) > 1:
+                objects = sorted(objects, key=_term_order)
+            lines.append(("a" if str(predicate) == _RDF_TYPE else term(predicate), [term(obj) for obj in objects]))
+        keyed.append((_term_order(subject), format_block(term(subject), lines)))
     return keyed
 
 
@@ -238,71 +247,101 @@ def format_block(subject: str, predicates: Sequence[tuple[str, Sequence[str]]]) 
     return subject + " " + " ;\n    ".join(lines) + " .\n"
 
 
-def turtle_blocks(triples: Iterable[Triple], forms: TurtleForms) -> Iterator[str]:
-    """The statements of `triples`, one sorted block per subject, each ending in '.\\n'."""
-    return (block for _, block in _keyed_blocks(triples, forms))
+def subject_key(term) -> tuple:
+    """Where a subject's block goes in a sorted document (`Blocks.entries` are sorted by it)."""
+    return _term_order(term)
 
 
 @dataclass(frozen=True)
-class RenderedBlocks:
-    """Subject blocks rendered beforehand (the build's workers render the evidence): entries of
-    (subject IRI, one or more blocks with a blank line between them), sorted by IRI, such that no
-    other subject of the document sorts inside an entry; and the prefixes they use."""
+class Blocks:
+    """Turtle statements rendered once, to be written into one or more documents.
 
-    entries: Sequence[tuple[str, str]]
+    `entries` are (subject_key of the subject, its block), sorted by key; an entry may hold
+    several blocks (a blank line between them) when no other subject of any document it goes
+    into sorts between them (the build's workers render each evidence annotation so).
+    `prefixes` are the prefixes the blocks use.
+    """
+
+    entries: Sequence[tuple[tuple, str]]
     prefixes: frozenset[str] = frozenset()
 
-
-def _body(triples: Iterable[Triple], forms: TurtleForms, rendered: RenderedBlocks | None) -> Iterator[str]:
-    """'\\n' + block for each subject in order: of `triples`, and of `rendered` merged in."""
-    keyed = _keyed_blocks(triples, forms)
-    if rendered is not None:
-        forms.used_prefixes.update(rendered.prefixes)
-        keyed = heapq.merge(keyed, (((0, iri, "", ""), text) for iri, text in rendered.entries),
-                            key=itemgetter(0))
-    return ("\n" + block for _, block in keyed)
+    def without(self, subjects: Callable[[tuple], bool]) -> Blocks:
+        """The entries whose subject key does not satisfy `subjects`."""
+        return Blocks([entry for entry in self.entries if not subjects(entry[0])], self.prefixes)
 
 
-def turtle_lines(graph: Iterable[Triple], prefixes: Mapping[str, str], *,
-                 rendered: RenderedBlocks | None = None) -> Iterator[str]:
-    """The whole Turtle document for `graph` (an rdflib Graph or any iterable of triples), plus
-    any `rendered` blocks: the @prefix lines of the prefixes it uses, then the subject blocks."""
-    triples, blank_labels = _canonical_blank_nodes(list(graph))
-    forms = TurtleForms(prefixes, blank_labels)
-    # Rendering the blocks decides which prefixes are used, and the header comes first.
-    body = list(_body(triples, forms, rendered))
-    for prefix in sorted(forms.used_prefixes):
-        yield f"@prefix {prefix}: <{prefixes[prefix]}> .\n"
-    yield from body
+def render(triples: Iterable[Triple], prefixes: Mapping[str, str], *, blank_prefix: str = "") -> Blocks:
+    """The sorted blocks of `triples`; blank nodes labelled _:{blank_prefix}b1, … canonically."""
+    canonical, labels = _canonical_blank_nodes(list(triples))
+    forms = TurtleForms(prefixes, {blank: blank_prefix + label for blank, label in labels.items()})
+    entries = _keyed_blocks(canonical, forms)
+    return Blocks(entries, frozenset(forms.used_prefixes))
 
 
-def write_turtle(stream: TextIO, graph: Iterable[Triple], prefixes: Mapping[str, str], *,
-                 rendered: RenderedBlocks | None = None) -> None:
-    for chunk in turtle_lines(graph, prefixes, rendered=rendered):
+def _merged(parts: Iterable[Blocks]) -> Iterator[str]:
+    """'\\n' + block for each entry of `parts`, merged in subject order."""
+    return ("\n" + text for _, text in heapq.merge(*(part.entries for part in parts), key=itemgetter(0)))
+
+
+def _prefix_lines(parts: Iterable[Blocks], prefixes: Mapping[str, str]) -> Iterator[str]:
+    used = sorted(set().union(*(part.prefixes for part in parts)))
+    return (f"@prefix {prefix}: <{prefixes[prefix]}> .\n" for prefix in used)
+
+
+def turtle_lines(graph: Iterable[Triple], prefixes: Mapping[str, str]) -> Iterator[str]:
+    """The whole Turtle document for `graph` (an rdflib Graph or any iterable of triples):
+    the @prefix lines of the prefixes it uses, then the subject blocks."""
+    return write_blocks_lines([render(graph, prefixes)], prefixes)
+
+
+def write_blocks_lines(parts: Sequence[Blocks], prefixes: Mapping[str, str]) -> Iterator[str]:
+    """One Turtle document of all of `parts` (their subjects must differ)."""
+    yield from _prefix_lines(parts, prefixes)
+    yield from _merged(parts)
+
+
+def write_turtle(stream: TextIO, graph: Iterable[Triple], prefixes: Mapping[str, str]) -> None:
+    for chunk in turtle_lines(graph, prefixes):
+        stream.write(chunk)
+
+
+def write_blocks(stream: TextIO, parts: Sequence[Blocks], prefixes: Mapping[str, str]) -> None:
+    """Like write_turtle, for blocks rendered beforehand (see `Blocks`)."""
+    for chunk in write_blocks_lines(parts, prefixes):
         stream.write(chunk)
 
 
 _LINE_START = re.compile(r"^(?=.)", re.MULTILINE)
+_INDENT_CHUNK = 4 << 20  # characters of a graph's body indented at a time
 
 
 def write_trig(stream: TextIO, graphs: Mapping[str, Iterable[Triple]], prefixes: Mapping[str, str],
-               graph_base: str, *, rendered: Mapping[str, RenderedBlocks] | None = None) -> None:
-    """Each graph as `<graph_base + name> { … }` of sorted Turtle blocks, one @prefix header for
-    all; `rendered[name]`, if given, is merged into graph `name`."""
-    labels: dict[BNode, str] = {}
-    canonical_graphs = []
-    for name, triples in graphs.items():
-        canonical, graph_labels = _canonical_blank_nodes(list(triples))
-        # Blank-node labels are per graph: keep them apart in the one document.
-        graph_labels = {blank: f"{name}_{label}" for blank, label in graph_labels.items()}
-        canonical_graphs.append((name, canonical))
-        labels.update(graph_labels)
-    forms = TurtleForms(prefixes, labels)
-    bodies = []
-    for name, canonical in canonical_graphs:
-        # The graph's blocks, each line indented by four spaces (blank lines stay empty).
-        blocks = _LINE_START.sub("    ", "".join(_body(canonical, forms, (rendered or {}).get(name))))
-        bodies.append(f"\n{forms.iri(URIRef(graph_base + name))} {{{blocks}}}\n")
-    for prefix in sorted(forms.used_prefixes):
-        stream.write(f"@prefix {prefix}: <{prefixes[prefix]}> .\n")
-    stream.writelines(bodies)
+               graph_base: str) -> None:
+    """Each graph as `<graph_base + name> { … }` of sorted Turtle blocks, one @prefix header for all."""
+    # Blank-node labels are per graph: keep them apart in the one document.
+    write_trig_blocks(stream, {name: [render(triples, prefixes, blank_prefix=f"{name}_")]
+                               for name, triples in graphs.items()}, prefixes, graph_base)
+
+
+def write_trig_blocks(stream: TextIO, graphs: Mapping[str, Sequence[Blocks]], prefixes: Mapping[str, str],
+                      graph_base: str) -> None:
+    """Like write_trig, for blocks rendered beforehand: graph `name` holds all of `graphs[name]`."""
+    forms = TurtleForms(prefixes)
+    names = {name: forms.iri(URIRef(graph_base + name)) for name in graphs}
+    for line in _prefix_lines([Blocks((), frozenset(forms.used_prefixes))]
+                              + [part for parts in graphs.values() for part in parts], prefixes):
+        stream.write(line)
+    for name, parts in graphs.items():
+        stream.write(f"\n{names[name]} {{")
+        # Each line of the graph's blocks indented by four spaces (blank lines stay empty), a
+        # few megabytes at a time: a graph of a big corpus is hundreds of megabytes.
+        chunk: list[str] = []
+        size = 0
+        for text in _merged(parts):
+            chunk.append(text)
+            size += len(text)
+            if size >= _INDENT_CHUNK:
+                stream.write(_LINE_START.sub("    ", "".join(chunk)))
+                chunk, size = [], 0
+        stream.write(_LINE_START.sub("    ", "".join(chunk)))
+        stream.write("}\n")
