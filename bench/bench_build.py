@@ -6,11 +6,12 @@
 For each size it generates a synthetic corpus (bench/generate_corpus.py) in a temporary folder
 and runs, each in a fresh subprocess so that peak memory is the build's own:
 
-* the build, stage by stage exactly as `commkg.build.build_corpus` does it —
-  extract (`build._extract_all`, in worker processes as the CLI would), reason
-  (`reason.reason_triples` + the inconsistency check), write (`build._write_outputs`:
-  asserted.ttl, inferred.ttl, graph.ttl, graph.trig) — with the default study-links setting
-  (materialised only up to `build.STUDY_LINKS_UP_TO_RECORDS` records);
+* the build: `commkg.build.build_corpus` as the CLI runs it (every output file), with the wall
+  seconds of its stages as it reports them (`BuildReport.seconds`): extract (worker processes,
+  which also render the evidence as Turtle), reason (`reason.reason_triples`), check (the
+  disjointness warnings), render (every other triple as Turtle, once), write (the files,
+  graph.html included) — with the default study-links setting (materialised only up to
+  `build.STUDY_LINKS_UP_TO_RECORDS` records);
 * the reference: `reason.reason_with_owlrl` (a plain owlrl closure, all links) on the same
   corpus's knowledge triples (`reason.knowledge`: no evidence, no idle literals), stopped after
   --owlrl-limit seconds. Once it fails to finish at one size, larger sizes are not tried.
@@ -49,72 +50,34 @@ def _peaks() -> dict:
             "worker_mb": resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024}
 
 
-def _extract(corpus: Path):
-    from commkg import build
-    paths = build._record_paths(corpus)
-    asserted, errors, built = build._extract_all(
-        paths, strict=False, workers=build._worker_count(len(paths), None), bar=build._NoProgress())
-    return asserted, errors, built
-
-
 def child_build(corpus: Path, out_dir: Path) -> dict:
-    """The stages of build.build_corpus (reason=True, study_links=None), timed one by one."""
-    from functools import partial
-
-    from commkg import build
-    from commkg.reason import COMM, STUDY_LINKS, compile_ontology, reason_triples
-    from commkg.writing import write_trig, write_turtle
-
-    times, cpu, main_cpu, peak_after = {}, {}, {}, {}
-    start = mark = time.perf_counter()
-    cpu_mark, main_mark = _cpu(), _cpu(children=False)
-
-    def lap(stage: str) -> None:
-        nonlocal mark, cpu_mark, main_mark
-        now, now_cpu, now_main = time.perf_counter(), _cpu(), _cpu(children=False)
-        times[stage], cpu[stage], main_cpu[stage] = now - mark, now_cpu - cpu_mark, now_main - main_mark
-        mark, cpu_mark, main_mark = now, now_cpu, now_main
-        peak_after[stage] = _peaks()["peak_mb"]  # the main process's peak so far
-
-    asserted, errors, built = _extract(corpus)
-    lap("extract")
-    study_links = built <= build.STUDY_LINKS_UP_TO_RECORDS
-    ontology = build._ontology()
-    inferred = reason_triples(asserted, compile_ontology(ontology),
-                              exclude=frozenset() if study_links else STUDY_LINKS)
-    lap("reason")
-    warnings = build._inconsistencies(asserted, inferred, ontology)
-    lap("check")
-    writers = {
-        build.ASSERTED_FILE: partial(write_turtle, graph=asserted, prefixes=build.OUTPUT_PREFIXES),
-        build.INFERRED_FILE: partial(write_turtle, graph=inferred, prefixes=build.OUTPUT_PREFIXES),
-        build.GRAPH_FILE: partial(write_turtle, graph=asserted | inferred, prefixes=build.OUTPUT_PREFIXES),
-        build.TRIG_FILE: partial(write_trig, graphs=build.named_graphs(asserted, inferred, ontology),
-                                 prefixes=build.OUTPUT_PREFIXES, graph_base=build.GRAPH_BASE),
-    }
-    build._write_outputs(out_dir, writers)
-    lap("write")
-    times["total"], cpu["total"] = time.perf_counter() - start, sum(cpu.values())
-    linked = {s for s, p, o in inferred if p == COMM.discusses and str(o).startswith("https://doi.org/")}
-    return {"records": built, "errors": len(errors), "study_links": study_links,
-            "asserted": len(asserted), "inferred": len(inferred), "warnings": len(warnings),
-            "commentaries_linked": len(linked), "seconds": times, "cpu": cpu, "main_cpu": main_cpu,
-            "peak_after": peak_after,
-            "output_mb": sum(f.stat().st_size for f in out_dir.iterdir() if f.is_file()) / 1e6,
-            **_peaks()}
-
-
-def child_end_to_end(corpus: Path, out_dir: Path) -> dict:
-    """`build.build_corpus` as the CLI calls it, timed as a whole: every output file it writes
-    today (the stages above are a copy of its steps and may lag behind it)."""
+    """`build.build_corpus` as the CLI calls it (every output file, graph.html included), with
+    the wall seconds of each of its stages (BuildReport.seconds) and the CPU seconds of the whole."""
     from commkg.build import build_corpus
 
-    start, cpu_start = time.perf_counter(), _cpu()
+    start, cpu_start, main_start = time.perf_counter(), _cpu(), _cpu(children=False)
     report = build_corpus(corpus, out_dir)
-    return {"records": report.records_built, "study_links": report.study_links,
-            "asserted": report.triples, "inferred": report.inferred,
-            "seconds": time.perf_counter() - start, "cpu": _cpu() - cpu_start,
+    seconds = dict(report.seconds, total=time.perf_counter() - start)
+    inferred = (out_dir / "inferred.ttl").read_text(encoding="utf-8")
+    return {"records": report.records_built, "errors": report.records_failed,
+            "study_links": report.study_links, "asserted": report.triples, "inferred": report.inferred,
+            "warnings": len(report.warnings),
+            # comm:discusses triples in inferred.ttl: the commentaries the reasoner linked.
+            "commentaries_linked": inferred.count("comm:discusses"),
+            "seconds": seconds, "cpu": _cpu() - cpu_start, "main_cpu": _cpu(children=False) - main_start,
+            "output_mb": sum(f.stat().st_size for f in out_dir.iterdir() if f.is_file()) / 1e6,
             "files": [f.name for f in report.files], **_peaks()}
+
+
+def _facts(corpus: Path):
+    """The corpus's merged facts (no evidence), extracted as build_corpus extracts them."""
+    from commkg import build
+    from commkg.lexicon import load_lexicon
+
+    paths = build._record_paths(corpus)
+    asserted, _, built = build._extract_all(paths, strict=False, workers=build._worker_count(len(paths), None),
+                                            bar=build._NoProgress(), lexicon=load_lexicon())
+    return asserted.facts, built
 
 
 class _OutOfTime(Exception):
@@ -128,7 +91,7 @@ def child_owlrl(corpus: Path, limit: float) -> dict:
     from commkg import build
     from commkg.reason import compile_ontology, knowledge, reason_triples, reason_with_owlrl
 
-    asserted, _, built = _extract(corpus)
+    asserted, built = _facts(corpus)
     ontology = build._ontology()
     facts = knowledge(asserted, compile_ontology(ontology))
     graph = rdflib.Graph()
@@ -168,42 +131,32 @@ def _run_child(args: list[str], timeout: float | None = None) -> dict | None:
 
 
 def _build_rows(size: int, build: dict) -> str:
-    s, c = build["seconds"], build["cpu"]
+    s = build["seconds"]
     links = "yes" if build["study_links"] else "no"
     return "\n".join([
         f"### {size:,} records (study-to-study links materialised: {links}; "
-        f"{build['errors']} records skipped; {build['commentaries_linked']} commentaries linked)",
+        f"{build['errors']} records skipped; {build['commentaries_linked']} commentaries linked; "
+        f"{build['warnings']} inconsistency warnings)",
         "",
-        "| run | extract s | reason s | check s | write s | total s | cpu s | asserted | inferred | peak MB | worker MB |",
-        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
-        f"| commkg build | {s['extract']:.1f} | {s['reason']:.1f} | {s['check']:.1f} | {s['write']:.1f} "
-        f"| **{s['total']:.1f}** | {c['total']:.1f} | {build['asserted']:,} | {build['inferred']:,} "
-        f"| **{build['peak_mb']:.0f}** | {build['worker_mb']:.0f} |",
+        "| run | extract s | reason s | check s | render s | write s | total s | cpu s | asserted | inferred | peak MB | worker MB |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+        f"| commkg build | {s['extract']:.1f} | {s.get('reason', 0):.1f} | {s.get('check', 0):.1f} "
+        f"| {s['render']:.1f} | {s['write']:.1f} | **{s['total']:.1f}** | {build['cpu']:.1f} "
+        f"| {build['asserted']:,} | {build['inferred']:,} | **{build['peak_mb']:.0f}** | {build['worker_mb']:.0f} |",
     ])
-
-
-def _end_to_end_row(run: dict) -> str:
-    return (f"| build_corpus end to end | | | | | **{run['seconds']:.1f}** | {run['cpu']:.1f} "
-            f"| {run['asserted']:,} | {run['inferred']:,} | **{run['peak_mb']:.0f}** | {run['worker_mb']:.0f} |")
 
 
 def _owlrl_row(owl: dict | str) -> str:
     if isinstance(owl, str):
-        return f"| owlrl closure | | {owl} | | | | | | | | |"
+        return f"| owlrl closure | | {owl} | | | | | | | | | |"
     same = "same as commkg (all links)" if owl["same_as_commkg"] else "DIFFERS from commkg (all links)"
-    return (f"| owlrl closure | | {owl['seconds']:.1f} | | | | {owl['cpu']:.1f} | "
+    return (f"| owlrl closure | | {owl['seconds']:.1f} | | | | | {owl['cpu']:.1f} | "
             f"{owl['asserted']:,} knowledge | {owl['inferred']:,} ({same}) | {owl['peak_mb']:.0f} | |")
 
 
 def _footer(build: dict) -> str:
-    c = build["cpu"]
-    main = build.get("main_cpu", {}).get("extract", float("nan"))
-    return (f"\ncpu s by stage: extract {c['extract']:.1f} (main process {main:.1f}, workers "
-            f"{c['extract'] - main:.1f}), reason {c['reason']:.1f}, check {c['check']:.1f}, "
-            f"write {c['write']:.1f}; output files {build['output_mb']:.0f} MB"
-            + ("\nmain-process peak MB after each stage: " + ", ".join(
-                f"{stage} {mb:.0f}" for stage, mb in build["peak_after"].items())
-               if "peak_after" in build else ""))
+    return (f"\ncpu s: {build['cpu']:.1f} (main process {build['main_cpu']:.1f}); "
+            f"output files {build['output_mb']:.0f} MB: {', '.join(build['files'])}")
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -217,9 +170,6 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--seed", type=int, default=0, help="generator seed (default 0)")
     parser.add_argument("--keep", type=Path, metavar="DIR",
                         help="generate the corpora and outputs under DIR and keep them")
-    parser.add_argument("--no-end-to-end", dest="end_to_end", action="store_false",
-                        help="skip the extra run of build_corpus as a whole (it writes every "
-                             "output file, graph.html and provenance.trig included)")
     parser.add_argument("--child", nargs="+", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
 
@@ -227,8 +177,6 @@ def main(argv: list[str] | None = None) -> None:
         kind, corpus, other = args.child[0], Path(args.child[1]), args.child[2]
         if kind == "build":
             result = child_build(corpus, Path(other))
-        elif kind == "end-to-end":
-            result = child_end_to_end(corpus, Path(other))
         else:
             result = child_owlrl(corpus, float(other))
         print(json.dumps(result))
@@ -247,9 +195,6 @@ def main(argv: list[str] | None = None) -> None:
             generate(size, corpus, seed=args.seed)
             build = _run_child(["build", str(corpus), str(out)])
             print(_build_rows(size, build), flush=True)
-            if args.end_to_end:
-                run = _run_child(["end-to-end", str(corpus), str(root / f"out-{size}-end-to-end")])
-                print(_end_to_end_row(run), flush=True)
             if args.owlrl_limit <= 0:
                 owl = "not run (--owlrl-limit 0)"
             elif owlrl_gave_up_at is not None:

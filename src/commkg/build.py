@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import itertools
 import os
+import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from datetime import datetime, timezone
 from concurrent.futures import ProcessPoolExecutor
@@ -106,6 +107,7 @@ class BuildReport:
     inferred: int | None = None  # triples the reasoner added; None when it did not run
     study_links: bool = False  # whether study-to-study links were materialised
     warnings: tuple[str, ...] = ()  # inconsistencies the reasoner found, one line each
+    seconds: dict[str, float] = field(default_factory=dict)  # wall time of each stage, for benchmarks
 
     @property
     def records_failed(self) -> int:
@@ -338,11 +340,14 @@ def _build_corpus(corpus: Path | None, out_dir: Path, *, strict: bool, workers: 
     paths = _record_paths(corpus)
     _check_out_dir(out_dir)
 
+    seconds: dict[str, float] = {}
+    lap = _stopwatch(seconds)
     cache = RecordCache(out_dir) if incremental else None
     with (progress(len(paths)) if progress else nullcontext(_NoProgress())) as bar:
         asserted, errors, built = _extract_all(
             paths, strict=strict, workers=_worker_count(len(paths), workers), bar=bar, cache=cache,
             lexicon=load_lexicon())
+    lap("extract")
 
     facts = asserted.facts
     inferred, warnings, ontology = None, (), None
@@ -352,18 +357,34 @@ def _build_corpus(corpus: Path | None, out_dir: Path, *, strict: bool, workers: 
         ontology = _ontology()
         compiled = compile_ontology(ontology)
         inferred = reason_triples(facts, compiled, exclude=frozenset() if study_links else STUDY_LINKS)
+        lap("reason")
         warnings = tuple(str(found) for found in inconsistencies(
             facts, inferred, compiled, annotations=asserted.annotations))
+        lap("check")
     writers, sizes = _data_writers(asserted, inferred, ontology)
+    lap("render")
     evidence_triples = (t for annotation in asserted.annotations for t in annotation_triples(annotation))
     writers[PAGE_FILE] = partial(write_html, graph=itertools.chain(facts, inferred or (), evidence_triples))
     writers[PROVENANCE_FILE] = _provenance_writer(corpus=corpus, records=built, started=started, graph_sizes=sizes)
     files = _write_outputs(out_dir, writers)
+    lap("write")
     return BuildReport(corpus=corpus, out_dir=out_dir, records_built=built, errors=tuple(errors),
                        triples=len(asserted), files=files,
                        records_extracted=cache.misses if cache else len(paths),
                        inferred=None if inferred is None else len(inferred),
-                       study_links=bool(reason and study_links), warnings=warnings)
+                       study_links=bool(reason and study_links), warnings=warnings, seconds=seconds)
+
+
+def _stopwatch(seconds: dict[str, float]) -> Callable[[str], None]:
+    """lap(stage) records in `seconds` the time since the previous lap (or since now)."""
+    mark = time.perf_counter()
+
+    def lap(stage: str) -> None:
+        nonlocal mark
+        now = time.perf_counter()
+        seconds[stage] = now - mark
+        mark = now
+    return lap
 
 
 def _data_writers(asserted: AssertedGraph, inferred: set[Triple] | None,
