@@ -409,7 +409,9 @@ class _RecordExtraction:
                 continue
             number += 1
             cited = URIRef(f"{self.base}cited/{number}")
-            self.add(cited, RDF.type, COMM.Article)
+            # Only "an academic article": a citation does not say whether it is research or a
+            # review, and guessing would clash (disjoint classes) with the record it turns out to be.
+            self.add(cited, RDF.type, BIBO.AcademicArticle)
             journal = JOURNAL[slug(reference.journal.value)]
             self.add(journal, RDF.type, BIBO.Journal)
             self.add(journal, DCTERMS.title, Literal(reference.journal.value))
