@@ -401,11 +401,9 @@ def _data_writers(asserted: AssertedGraph, inferred: set[Triple] | None,
 
     inferred_blocks = render(inferred, OUTPUT_PREFIXES)
     writers[INFERRED_FILE] = partial(write_blocks, parts=[inferred_blocks], prefixes=OUTPUT_PREFIXES)
-    # graph.ttl: a subject with inferred triples gets one block of its asserted + inferred triples.
-    inferred_subjects = {s for s, _, _ in inferred}
-    mixed = render([t for t in facts if t[0] in inferred_subjects] + list(inferred), OUTPUT_PREFIXES)
-    mixed_keys = {key for key, _ in mixed.entries}
-    writers[GRAPH_FILE] = partial(write_blocks, parts=[facts_blocks.without(mixed_keys.__contains__), mixed, evidence],
+    # graph.ttl is asserted.ttl and inferred.ttl interleaved: a subject with inferred triples has
+    # its asserted block, then its inferred block (valid Turtle; docs/model.md).
+    writers[GRAPH_FILE] = partial(write_blocks, parts=[facts_blocks, evidence, inferred_blocks],
                                   prefixes=OUTPUT_PREFIXES)
     # graph.trig (docs/model.md): the lexicon's descriptions of concepts and units go with the ontology.
     vocabulary = [t for t in facts if _is_vocabulary(t[0])]

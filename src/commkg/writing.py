@@ -279,7 +279,8 @@ def render(triples: Iterable[Triple], prefixes: Mapping[str, str], *, blank_pref
 
 
 def _merged(parts: Iterable[Blocks]) -> Iterator[str]:
-    """'\\n' + block for each entry of `parts`, merged in subject order."""
+    """'\\n' + block for each entry of `parts`, merged in subject order (stable: for one subject,
+    in the order of `parts`)."""
     return ("\n" + text for _, text in heapq.merge(*(part.entries for part in parts), key=itemgetter(0)))
 
 
@@ -295,7 +296,8 @@ def turtle_lines(graph: Iterable[Triple], prefixes: Mapping[str, str]) -> Iterat
 
 
 def write_blocks_lines(parts: Sequence[Blocks], prefixes: Mapping[str, str]) -> Iterator[str]:
-    """One Turtle document of all of `parts` (their subjects must differ)."""
+    """One Turtle document of all of `parts`, in subject order; a subject in several parts gets
+    a block from each, in the order of `parts`."""
     yield from _prefix_lines(parts, prefixes)
     yield from _merged(parts)
 
