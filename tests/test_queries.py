@@ -246,6 +246,12 @@ def test_unknown_parameter_is_refused():
         bind_parameters(find_query("studies-by-organisation-type"), {"typo": "CCG"})
 
 
+def test_a_parameter_the_query_does_not_return_is_a_query_error(store):
+    query = query_from_text("SELECT (COUNT(*) AS ?n) WHERE { ?s ?p ?x }")
+    with pytest.raises(QueryError, match="cannot bind the parameters: .*SELECT projection"):
+        run(store, query.text, bind_parameters(query, {"x": "CCG"}))
+
+
 @pytest.mark.parametrize("value", INJECTIONS)
 def test_injection_cannot_change_the_query(store, value):
     """The value is one term, bound to ?type: it matches no notation, so no rows, and the

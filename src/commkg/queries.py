@@ -306,6 +306,8 @@ def run(store: ox.Store, text: str,
         answer = store.query(text, substitutions=substitutions)
     except SyntaxError as error:
         raise QueryError(f"syntax error: {_one_line(error)}") from None
+    except RuntimeError as error:  # Oxigraph binds only variables the query returns
+        raise QueryError(f"cannot bind the parameters: {_one_line(error)}") from None
     except (OSError, ValueError, TypeError) as error:
         raise QueryError(f"query failed: {_one_line(error)}") from None
     return QueryResult(answer=answer, prefixes={**WELL_KNOWN_PREFIXES, **declared_prefixes(text)})
