@@ -177,8 +177,32 @@ def test_related_studies_shows_each_hop(store):
             COMM + "usesTheory") in hops
 
 
+def test_related_studies_binds_other_studies(store):
+    rows = rows_of(store, "related-studies", fileA="001_1980af955ea8e01a.txt",
+                   fileB="000_2fa6104f5f396216.txt")
+    assert rows and {(row["fileA"][:3], row["fileB"][:3]) for row in rows} == {("001", "000")}
+    assert (COMM + "usesTheory", "https://w3id.org/commkg/concept/CommissioningCycle") not in \
+        {(row["hopA"], row.get("via")) for row in rows}  # 000's theory, which 001 does not use
+
+
 # ---------------------------------------------------------------------------------------------
 # Headers and parameters
+
+# Saved queries that write their header's defaults into the text (COALESCE), so that run unbound,
+# as the query page runs them, they answer the default question rather than every study pair or
+# every class of every actor (far too many rows on a large corpus).
+DEFAULTS_WRITTEN_IN = ["related-studies", "studies-involving-commissioners"]
+
+
+@pytest.mark.parametrize("name", DEFAULTS_WRITTEN_IN)
+def test_unbound_means_the_header_defaults(name, store, rdflib_graph):
+    query = find_query(name)
+    defaults = bind_parameters(query, {})
+    assert defaults, "the header declares defaults"
+    with_defaults = _normal(*result_rows(run(store, query.text, defaults)))
+    assert with_defaults[1], "the defaults find something"
+    assert _normal(*result_rows(run(store, query.text))) == with_defaults
+    assert _normal(*run_rdflib(rdflib_graph, query.text)) == with_defaults
 
 
 def test_every_saved_query_has_a_header_and_bindable_parameters():
@@ -220,6 +244,12 @@ def test_parameter_prefix_declared_by_the_query():
 def test_unknown_parameter_is_refused():
     with pytest.raises(QueryError, match="unknown parameter 'typo'"):
         bind_parameters(find_query("studies-by-organisation-type"), {"typo": "CCG"})
+
+
+def test_a_parameter_the_query_does_not_return_is_a_query_error(store):
+    query = query_from_text("SELECT (COUNT(*) AS ?n) WHERE { ?s ?p ?x }")
+    with pytest.raises(QueryError, match="cannot bind the parameters: .*SELECT projection"):
+        run(store, query.text, bind_parameters(query, {"x": "CCG"}))
 
 
 @pytest.mark.parametrize("value", INJECTIONS)

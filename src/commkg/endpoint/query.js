@@ -96,8 +96,12 @@ function showQuery(query) {
   $("query-description").textContent = query.description;
   const params = query.params.map(
     (p) => "?" + p.name + ": " + p.meaning + (p.default ? " (commkg query uses " + p.default + ")" : ""));
+  // The page sends the text as it is: a parameter stays unbound unless the query writes its
+  // default in (related-studies and studies-involving-commissioners do; their descriptions say
+  // so) or the reader adds a VALUES block.
   $("query-params").textContent = params.length
-    ? "Parameters, unbound here (bind them with VALUES, or use `commkg query --param`): " + params.join("; ")
+    ? "Parameters (`commkg query --param` binds them; here, edit the query: add a VALUES block, " +
+      "or change the default written into it): " + params.join("; ")
     : "";
   $("query").value = query.text;
   clearResults();
