@@ -108,8 +108,11 @@ def test_entries_round_trip_every_kind_of_term():
         rdflib.Literal("2013-09-06", datatype=rdflib.XSD.date), rdflib.Literal("2013", datatype=rdflib.XSD.gYear)))
     facts += ((rdflib.BNode("x1"), rdflib.RDF.first, rdflib.URIRef("https://e.org/o")),)
     annotations = (Annotation("https://e.org/s/evidence/0-4", study, 0, 4, "会议 \"x\"", (study, rdflib.URIRef("https://e.org/o"))),)
-    record = ExtractedRecord(Extraction(study, facts, ("Interview",), annotations),
-                             [((0, "https://e.org/s/evidence/0-4", "", ""), "<https://e.org/s/evidence/0-4> a oa:Annotation .\n")], ("oa",))
+    record = ExtractedRecord(
+        Extraction(study, "https://e.org/s/", facts, ("Interview",), annotations),
+        local_blocks=[((0, "https://e.org/s", "", ""), "<https://e.org/s> <https://e.org/p> \"plain\" .\n")],
+        evidence=[((0, "https://e.org/s/evidence/0-4", "", ""), "<https://e.org/s/evidence/0-4> a oa:Annotation .\n")],
+        prefixes=("oa",))
     back = TermDecoder().decode(encode(record))
     assert back == record
     assert [type(t[2]) for t in back.extraction.facts] == [type(t[2]) for t in facts]

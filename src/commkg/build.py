@@ -131,7 +131,9 @@ def extract_file(path: Path, lexicon: Lexicon | None = None) -> tuple[ExtractedR
     try:
         record = read_record(path)
         extraction = extract_record(record, lexicon or load_lexicon())  # load_lexicon is cached per process
-        # Rendered here, in parallel: evidence is most of the output, and only its text is needed.
+        # Rendered here, in parallel: the blocks of subjects no other record speaks of, and the
+        # evidence (most of the output, of which only the text is needed).
+        local = render([t for t in extraction.facts if extraction.is_local(t[0])], OUTPUT_PREFIXES)
         entries, prefixes = turtle_entries(extraction.annotations, OUTPUT_PREFIXES)
     except RecordError as error:
         return None, error.reason
@@ -139,7 +141,8 @@ def extract_file(path: Path, lexicon: Lexicon | None = None) -> tuple[ExtractedR
         return None, str(error)
     except Exception as error:  # noqa: BLE001 - one record's bug must not sink the corpus
         return None, f"extraction failed ({type(error).__name__}: {error}); please report this bug"
-    return ExtractedRecord(extraction, entries, tuple(sorted(prefixes))), None
+    return ExtractedRecord(extraction, local_blocks=list(local.entries), evidence=entries,
+                           prefixes=tuple(sorted(prefixes | local.prefixes))), None
 
 
 @dataclass
@@ -147,30 +150,46 @@ class AssertedGraph:
     """The merged extraction of a corpus: the facts as triples, the evidence apart."""
 
     facts: set[Triple] = field(default_factory=set)  # records' facts + the descriptions of the concepts used
+    shared: set[Triple] = field(default_factory=set)  # the facts about subjects records share, to render
     annotations: list[Annotation] = field(default_factory=list)
-    evidence: list[tuple[str, str]] = field(default_factory=list)  # sorted by IRI once merged
-    evidence_prefixes: set[str] = field(default_factory=set)
+    # Rendered by the workers (writing.Blocks entries), each list sorted once merged:
+    local_blocks: list[tuple[tuple, str]] = field(default_factory=list)  # facts about records' own subjects
+    evidence: list[tuple[tuple, str]] = field(default_factory=list)
+    prefixes: set[str] = field(default_factory=set)  # that both use
 
     def __post_init__(self) -> None:
         self._name = interner()
 
     def add(self, record: ExtractedRecord) -> None:
-        self.add_facts(record.extraction.facts)
-        self.annotations.extend(record.extraction.annotations)
+        extraction = record.extraction
+        self.add_facts(extraction.facts, is_local=extraction.is_local)
+        self.annotations.extend(extraction.annotations)
+        self.local_blocks.extend(record.local_blocks)
         self.evidence.extend(record.evidence)
-        self.evidence_prefixes.update(record.evidence_prefixes)
+        self.prefixes.update(record.prefixes)
 
-    def add_facts(self, triples: Iterable[Triple]) -> None:
+    def add_facts(self, triples: Iterable[Triple], *, is_local: Callable[[object], bool] = lambda subject: False) -> None:
+        """Add triples, those not `is_local` (by their subject) to the ones still to render too."""
         # Interned: each record's terms arrive as new objects (see bulk.py).
         name = self._name
-        self.facts.update((name(s), name(p), name(o)) for s, p, o in triples)
+        for s, p, o in triples:
+            triple = (name(s), name(p), name(o))
+            self.facts.add(triple)
+            if not is_local(s):
+                self.shared.add(triple)
+
+    def sort(self) -> None:
+        self.local_blocks.sort()
+        self.evidence.sort()
 
     @property
     def evidence_triples(self) -> int:
         return sum(triple_count(annotation) for annotation in self.annotations)
 
-    def rendered_evidence(self) -> Blocks:
-        return Blocks(entries=self.evidence, prefixes=frozenset(self.evidence_prefixes))
+    def rendered(self) -> tuple[Blocks, Blocks]:
+        """The blocks the workers rendered: (local facts, evidence)."""
+        prefixes = frozenset(self.prefixes)
+        return Blocks(self.local_blocks, prefixes), Blocks(self.evidence, prefixes)
 
     def __len__(self) -> int:
         """Triples, as in asserted.ttl (evidence IRIs are per record, so none is counted twice)."""
@@ -263,7 +282,7 @@ def _extract_all(paths: Sequence[Path], *, strict: bool, workers: int, bar: Prog
             built += 1
     for key in sorted(concepts):  # once for the corpus, not once per record that uses the concept
         asserted.add_facts(lexicon.descriptions[key])
-    asserted.evidence.sort()
+    asserted.sort()
     return asserted, errors, built
 
 
@@ -393,9 +412,9 @@ def _data_writers(asserted: AssertedGraph, inferred: set[Triple] | None,
     and the size of each named graph. Each triple is rendered as Turtle once, and its text is
     reused in every file it goes into (at 10,000 records, rendering was most of the build)."""
     facts = asserted.facts
-    evidence = asserted.rendered_evidence()
-    facts_blocks = render(facts, OUTPUT_PREFIXES)
-    writers = {ASSERTED_FILE: partial(write_blocks, parts=[facts_blocks, evidence], prefixes=OUTPUT_PREFIXES)}
+    local, evidence = asserted.rendered()
+    shared = render(asserted.shared, OUTPUT_PREFIXES)
+    writers = {ASSERTED_FILE: partial(write_blocks, parts=[local, shared, evidence], prefixes=OUTPUT_PREFIXES)}
     if inferred is None:
         return writers, {"asserted": len(asserted)}
 
@@ -403,7 +422,7 @@ def _data_writers(asserted: AssertedGraph, inferred: set[Triple] | None,
     writers[INFERRED_FILE] = partial(write_blocks, parts=[inferred_blocks], prefixes=OUTPUT_PREFIXES)
     # graph.ttl is asserted.ttl and inferred.ttl interleaved: a subject with inferred triples has
     # its asserted block, then its inferred block (valid Turtle; docs/model.md).
-    writers[GRAPH_FILE] = partial(write_blocks, parts=[facts_blocks, evidence, inferred_blocks],
+    writers[GRAPH_FILE] = partial(write_blocks, parts=[local, shared, evidence, inferred_blocks],
                                   prefixes=OUTPUT_PREFIXES)
     # graph.trig (docs/model.md): the lexicon's descriptions of concepts and units go with the ontology.
     vocabulary = [t for t in facts if _is_vocabulary(t[0])]
@@ -411,7 +430,7 @@ def _data_writers(asserted: AssertedGraph, inferred: set[Triple] | None,
     ontology_graph = set(ontology).union(vocabulary)
     writers[TRIG_FILE] = partial(write_trig_blocks, graphs={
         "ontology": [render(ontology_graph, OUTPUT_PREFIXES, blank_prefix="ontology_")],
-        "asserted": [facts_blocks.without(vocabulary_keys.__contains__)],
+        "asserted": [local, shared.without(vocabulary_keys.__contains__)],  # vocabulary is never local
         "inferred": [inferred_blocks],
         "evidence": [evidence],
     }, prefixes=OUTPUT_PREFIXES, graph_base=GRAPH_BASE)

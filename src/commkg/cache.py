@@ -37,7 +37,7 @@ from commkg.resources import ontology_file
 Result = tuple  # (ExtractedRecord, None) or (None, reason): build.extract_file's result
 
 CACHE_DIR = ".cache"
-FORMAT = "commkg-record-cache-2"  # bump when the entry layout changes
+FORMAT = "commkg-record-cache-3"  # bump when the entry layout changes
 # The modules whose code decides what a record's entry holds.
 # build and writing too: the evidence is kept as the Turtle text they write (with build's prefixes).
 _EXTRACTING_MODULES = ("corpus", "citation", "extract", "lexicon", "evidence", "writing", "build")
@@ -74,7 +74,7 @@ class _TermTable:
 
 def encode(record: ExtractedRecord) -> str:
     """A record's extraction as JSON: a table of distinct terms, and the facts and annotations
-    with their terms as indices into it; the evidence's Turtle text as it is."""
+    with their terms as indices into it; the Turtle text of its blocks as it is."""
     extraction = record.extraction
     term = _TermTable()
     entry = {
@@ -84,8 +84,10 @@ def encode(record: ExtractedRecord) -> str:
         "concepts": list(extraction.concepts),
         "annotations": [[a.iri, a.start, a.end, a.exact, [term(body) for body in a.bodies]]
                         for a in extraction.annotations],
+        "base": extraction.base,
+        "local": record.local_blocks,
         "evidence": record.evidence,
-        "prefixes": list(record.evidence_prefixes),
+        "prefixes": list(record.prefixes),
     }
     entry["terms"] = term.rows
     return json.dumps(entry, ensure_ascii=False, separators=(",", ":"))
@@ -131,13 +133,14 @@ class TermDecoder:
         flat = entry["facts"]
         study = terms[entry["study"]]
         extraction = Extraction(
-            study=study,
+            study=study, base=entry["base"],
             facts=tuple((terms[flat[i]], terms[flat[i + 1]], terms[flat[i + 2]]) for i in range(0, len(flat), 3)),
             concepts=tuple(entry["concepts"]),
             annotations=tuple(Annotation(iri, study, start, end, exact, tuple(terms[b] for b in bodies))
                               for iri, start, end, exact, bodies in entry["annotations"]))
-        return ExtractedRecord(extraction, [(tuple(key), text) for key, text in entry["evidence"]],
-                               tuple(entry["prefixes"]))
+        return ExtractedRecord(extraction, local_blocks=[(tuple(key), text) for key, text in entry["local"]],
+                               evidence=[(tuple(key), text) for key, text in entry["evidence"]],
+                               prefixes=tuple(entry["prefixes"]))
 
 
 # ------------------------------------------------------------------------------ the cache

@@ -102,9 +102,16 @@ class Extraction(NamedTuple):
     named tuple of plain containers: build workers send thousands of them to the main process."""
 
     study: URIRef
+    base: str  # the record base: every node local to the record is under it (record_iris)
     facts: tuple  # the record's triples, without its evidence and the concept descriptions
     concepts: tuple[str, ...]  # keys of the lexicon concepts used: lexicon.descriptions[key] describes each
     annotations: tuple[Annotation, ...]  # the evidence, in text order
+
+    def is_local(self, subject) -> bool:
+        """Whether only this record says things about `subject` (the study and its own nodes,
+        not the concepts, journals and organisations that records share)."""
+        text = str(subject)  # plain str comparisons: rdflib's == is a Python call
+        return text.startswith(self.base) or text == str(self.study)
 
     def triples(self, lexicon: Lexicon) -> Iterator[tuple]:
         yield from self.facts
@@ -115,12 +122,13 @@ class Extraction(NamedTuple):
 
 
 class ExtractedRecord(NamedTuple):
-    """An extraction with its evidence already written as Turtle (evidence.turtle_entries): what
-    a build worker sends back, and what the incremental cache keeps."""
+    """An extraction with the parts only it speaks of already written as Turtle: what a build
+    worker sends back (rendering in parallel), and what the incremental cache keeps."""
 
     extraction: Extraction
-    evidence: list[tuple[str, str]]  # (annotation IRI, its Turtle blocks)
-    evidence_prefixes: tuple[str, ...]  # the prefixes those blocks use
+    local_blocks: list[tuple[tuple, str]]  # writing.Blocks entries of the facts about its local subjects
+    evidence: list[tuple[tuple, str]]  # the same of its annotations (evidence.turtle_entries)
+    prefixes: tuple[str, ...]  # the prefixes those blocks use
 
 
 class _RecordExtraction:
@@ -165,7 +173,7 @@ class _RecordExtraction:
         self.study_period()
         self.cited_article()
         self.texts()
-        return Extraction(study=self.study, facts=tuple(self.facts), concepts=tuple(sorted(self.used_concepts)),
+        return Extraction(study=self.study, base=self.base, facts=tuple(self.facts), concepts=tuple(sorted(self.used_concepts)),
                           annotations=tuple(self.evidence.annotations(self.record, self.study, self.base)))
 
     def metadata(self) -> None:
