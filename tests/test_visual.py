@@ -20,7 +20,8 @@ from rdflib import Namespace
 from commkg import visual
 from commkg.cli import main
 from commkg.corpus import find_records, parse_record, read_record
-from commkg.extract import extract
+from commkg.evidence import annotation_triples
+from commkg.extract import extract, extract_record
 from commkg.lexicon import load_lexicon
 from commkg.resources import data_path, ontology_file
 
@@ -39,7 +40,7 @@ EVIL_TEXT = (
     "<img src=x onerror=\"window.__pwned=1\">.\n"
     "Links\n"
     "<img src=x onerror=alert(1)> SE Shaw. The work of <script>window.__pwned=1</script> commissioning "
-    "& \"care\" \u2028 </script><!-- {{vis}} (PDF). BMJ Open, 2013, 3:e003341.\n"
+    "& \"care\" \u2028 </script><!-- {{graph}} {{app}} (PDF). BMJ Open, 2013, 3:e003341.\n"
 )
 EVIL_PAYLOADS = ("<img src=x onerror=alert(1)>", "<script>window.__pwned=1</script>")
 
@@ -80,6 +81,41 @@ def inferred_graph() -> rdflib.Graph:
 def page_json(page: str) -> dict:
     block = re.search(r'<script type="application/json" id="commkg-data">(.*?)</script>', page, re.S)
     return json.loads(block.group(1))
+
+
+def decoded_edges(data: dict) -> dict[tuple[str, str], frozenset[str]]:
+    """The page's flat edge list read back: (from IRI, to IRI) → relation labels."""
+    iri, flat, edges, source = data["nodes"]["iri"], data["edges"], {}, 0
+    for k in range(0, len(flat), 3):
+        source += flat[k]
+        edges[iri[source], iri[flat[k + 1]]] = frozenset(data["relations"][r] for r in data["relationSets"][flat[k + 2]])
+    return edges
+
+
+def decoded_evidence(data: dict) -> dict[tuple[str, str], tuple[str, ...]]:
+    """The page's flat evidence list read back: (node IRI, study IRI) → quotes."""
+    iri, flat, evidence, study, k = data["nodes"]["iri"], data["evidence"], {}, 0, 0
+    while k < len(flat):
+        study += flat[k]
+        node, count = flat[k + 1], flat[k + 2]
+        evidence[iri[node], iri[study]] = tuple(data["quotes"][q] for q in flat[k + 3:k + 3 + count])
+        k += 3 + count
+    return evidence
+
+
+@cache
+def _sample_extractions() -> tuple:
+    lexicon = load_lexicon()
+    return tuple(extract_record(read_record(path), lexicon) for path in find_records(data_path("corpus"))), lexicon
+
+
+def sample_facts_and_annotations() -> tuple[set, list]:
+    """The seed records as the build hands them to the page: the triples without the evidence
+    (facts and concept descriptions), and the evidence as Annotation tuples."""
+    extractions, lexicon = _sample_extractions()
+    facts = {t for e in extractions for t in e.facts}
+    facts |= {t for e in extractions for key in e.concepts for t in lexicon.descriptions[key]}
+    return facts, [a for e in extractions for a in e.annotations]
 
 
 # ---------------------------------------------------------------------------- projections
@@ -170,6 +206,53 @@ def test_evidence_quotes_come_from_the_annotations():
     assert any(node == str(CONCEPT.CCG) for node, _ in projection.evidence)
 
 
+def test_the_extractors_annotations_read_back_from_the_triples():
+    extractions, lexicon = _sample_extractions()
+    annotations = [a for e in extractions for a in e.annotations]
+    triples = [t for e in extractions for t in e.triples(lexicon)]
+    assert len(annotations) > 100
+    assert set(visual.read_annotations(triples)) == set(annotations)
+    assert visual.read_annotations(triples) == visual.read_annotations(reversed(triples))  # sorted
+
+
+def test_annotations_given_apart_make_the_same_page_as_evidence_in_the_triples():
+    extractions, lexicon = _sample_extractions()
+    everything = {t for e in extractions for t in e.triples(lexicon)}
+    facts, annotations = sample_facts_and_annotations()
+    assert facts < everything and not any(str(p).startswith(str(visual.OA)) for _, p, _ in facts)
+    apart = visual.project(facts, annotations=annotations)
+    together = visual.project(everything)
+    assert apart.evidence == together.evidence and len(apart.evidence) > 50
+    assert apart.evidence[RDT, BMC_STUDY] == ("resource dependency theory",)
+    assert visual.render_page(facts, annotations=annotations) == visual.render_page(everything)
+    # Given annotations are the only source of quotes: evidence triples are not read as well.
+    assert visual.project(everything, annotations=[]).evidence == {}
+
+
+def test_an_annotation_counts_for_what_its_bodies_stand_for():
+    facts, annotations = sample_facts_and_annotations()
+    (ccg_words,) = [a for a in annotations if a.study == rdflib.URIRef(BMC_STUDY)
+                    and any("/actor/" in body for body in a.bodies)][:1]
+    actor = next(body for body in ccg_words.bodies if "/actor/" in body)
+    folded = {str(o) for o in (o for s, p, o in facts if s == actor and p in (COMM.hasOrganisationType, COMM.hasRole))}
+    projection = visual.project(facts, annotations=[ccg_words])
+    assert folded and {node for node, _ in projection.evidence} >= folded
+    assert all(quotes == (ccg_words.exact,) for quotes in projection.evidence.values())
+    # … and an annotation of a record that is not in the graph counts for nothing.
+    stray = ccg_words._replace(study=rdflib.URIRef("https://doi.org/10.9999/not-here"))
+    assert visual.project(facts, annotations=[stray]).evidence == {}
+
+
+def test_quotes_of_one_node_in_one_study_come_in_text_order():
+    facts, annotations = sample_facts_and_annotations()
+    first = next(a for a in annotations if a.start > 0 and any("/concept/" in b for b in a.bodies))
+    concept = str(next(b for b in first.bodies if "/concept/" in b))
+    later = first._replace(start=first.start + 500, end=first.end + 500, exact="later words")
+    earlier = first._replace(start=first.start - 1, exact="earlier words")
+    projection = visual.project(facts, annotations=[later, first, earlier, first])
+    assert projection.evidence[concept, str(first.study)] == ("earlier words", first.exact, "later words")
+
+
 def test_inferred_triples_do_not_change_the_nodes_and_resolve_the_commentary():
     asserted = visual.project(sample_graph())
     both = visual.project(inferred_graph())
@@ -202,12 +285,27 @@ def test_focus_on_a_study_or_a_concept():
 
 # ------------------------------------------------------------------------------- the page
 
-def test_page_data_counts_equal_the_projection():
-    projection = visual.project(sample_graph())
-    data = page_json(visual.render_page(sample_graph()))
-    assert len(data["nodes"]) == projection.full.number_of_nodes()
-    assert len(data["edges"]) == projection.full.number_of_edges()
-    assert len(data["studyEdges"]) == projection.studies.number_of_edges()
+def test_page_data_holds_the_projection():
+    projection = visual.project(inferred_graph())
+    data = page_json(visual.render_page(inferred_graph()))
+    nodes, first = data["nodes"], data["firstStudy"]
+    assert sorted(nodes["iri"]) == sorted(projection.nodes)
+    assert set(nodes["iri"][first:]) == set(projection.studies_info)  # the studies come last …
+    assert nodes["iri"][:first] == sorted(nodes["iri"][:first])  # … each part sorted
+    assert nodes["iri"][first:] == sorted(nodes["iri"][first:])
+    assert all(len(nodes[column]) == len(nodes["iri"]) for column in ("kind", "en", "x", "y"))
+    assert all(len(nodes[column]) == first for column in ("zh", "degree", "search"))
+    assert decoded_edges(data) == projection.edges
+    assert decoded_evidence(data) == projection.evidence
+    study_edges = {(nodes["iri"][a], nodes["iri"][b]): count for a, b, count in zip(*[iter(data["studyEdges"])] * 3)}
+    assert study_edges == {pair: len(shared) for pair, shared in projection.links.items()}
+    for i in range(first):  # how many studies name each concept
+        concept = nodes["iri"][i]
+        assert nodes["degree"][i] == sum(1 for a, b in projection.edges if b == concept and a in projection.studies_info)
+    rows = {iri: k for k, iri in enumerate(nodes["iri"][first:])}
+    commentary = "https://w3id.org/commkg/id/record/002_2719e0a05c64aa80"
+    assert data["studies"]["type"][rows[commentary]] == "Commentary"
+    assert data["studies"]["discusses"][rows[commentary]] == [[nodes["iri"].index("https://doi.org/" + CHECKLAND_DOI), ""]]
     assert data["view"] == "full"
 
 
@@ -245,8 +343,9 @@ def test_the_page_loads_nothing_from_anywhere():
     markup = re.sub(r"<script\b.*?</script>", "", page, flags=re.S | re.IGNORECASE)
     assert not re.search(r"\b(src|href)\s*=", markup, re.IGNORECASE)  # no linked file at all
     assert not re.search(r"url\(\s*[\"']?(https?:|//)", page, re.IGNORECASE)
-    assert "sourceMappingURL" not in page
-    assert "vis-network" in page  # inlined, not linked
+    assert "unsafe-inline" not in csp and "unsafe-eval" not in csp  # scripts and style by hash only
+    for script in visual.page_scripts():
+        assert page.count(script) == 1  # inlined, not linked
 
 
 def test_the_same_graph_gives_the_same_bytes():
@@ -277,13 +376,6 @@ def test_write_page_is_atomic(tmp_path):
     assert [p.name for p in tmp_path.iterdir()] == ["graph.html"]
 
 
-def test_vendored_vis_network_is_pinned_with_its_licence():
-    vendor = visual.PAGE_DIR / "vendor"
-    assert {"vis-network.min.js", "LICENSE-MIT", "LICENSE-APACHE-2.0", "README.md"} <= {p.name for p in vendor.iterdir()}
-    assert "@version 9.1.13" in (vendor / "vis-network.min.js").read_text(encoding="utf-8")[:600]
-    assert "vis-network@9.1.13" in (vendor / "README.md").read_text(encoding="utf-8")
-
-
 # ----------------------------------------------------------------------------- commkg view
 
 @pytest.fixture
@@ -298,7 +390,7 @@ def test_view_a_study(tmp_path, graph_file):
     result = CliRunner().invoke(main, ["view", "--study", CHECKLAND_DOI, "--out", str(out), "--graph", str(graph_file)])
     assert result.exit_code == 0, result.output
     data = page_json(out.read_text(encoding="utf-8"))
-    assert data["nodes"][data["focus"]][0] == "https://doi.org/" + CHECKLAND_DOI
+    assert data["nodes"]["iri"][data["focus"]] == "https://doi.org/" + CHECKLAND_DOI
 
 
 def test_view_a_concept_from_the_default_output(tmp_path, graph_file, monkeypatch):
@@ -308,7 +400,7 @@ def test_view_a_concept_from_the_default_output(tmp_path, graph_file, monkeypatc
     result = CliRunner().invoke(main, ["view", "--concept", "ResourceDependencyTheory", "--out", "rdt.html"])
     assert result.exit_code == 0, result.output
     data = page_json((tmp_path / "rdt.html").read_text(encoding="utf-8"))
-    assert data["nodes"][data["focus"]][0] == RDT
+    assert data["nodes"]["iri"][data["focus"]] == RDT
 
 
 @pytest.mark.parametrize("option, value", [("--study", "10.9999/none"), ("--concept", "NoSuchTheory")])

@@ -38,26 +38,25 @@ import html
 import json
 import math
 import re
-import itertools
 from collections import Counter, defaultdict
-from collections.abc import Iterable, Iterator
+from collections.abc import Collection, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from functools import cache
+from functools import cache, cached_property
 from pathlib import Path
-from typing import TextIO
+from typing import NamedTuple, TextIO
 
 import networkx as nx
 import numpy as np
 import rdflib
-from rdflib import RDF, RDFS, Literal, Namespace, URIRef
+from rdflib import RDF, RDFS, BNode, Literal, Namespace, URIRef
 from rdflib.namespace import DCTERMS, FOAF, OWL, SKOS
 
 from commkg.errors import CommkgError
+from commkg.evidence import OA, Annotation
 from commkg.writing import write_file_atomically
 
 COMM = Namespace("https://w3id.org/commkg/ontology#")
-OA = Namespace("http://www.w3.org/ns/oa#")
 BIBO = Namespace("http://purl.org/ontology/bibo/")
 
 PAGE_DIR = Path(__file__).parent / "page"
@@ -105,20 +104,8 @@ ACTOR_RELATIONS: dict[URIRef, tuple[str, bool, bool]] = {
     COMM.memberOf: ("is a member of", False, False),
 }
 
-# Every predicate project() reads; the index drops the rest (abstracts, offsets, provenance …).
-_READ = frozenset({
-    RDF.type, RDFS.label, SKOS.prefLabel, SKOS.notation, OWL.sameAs,
-    DCTERMS.title, DCTERMS.creator, DCTERMS.issued, DCTERMS.isPartOf, FOAF.name, FOAF.familyName,
-    BIBO.doi, BIBO.volume, BIBO.issue, BIBO.pages, COMM.eLocator, COMM.citedYear,
-    COMM.sourceFile, COMM.hasSampleSize, COMM.discusses, COMM.involvesActor,
-    COMM.hasOrganisationType, COMM.hasRole, *CONCEPT_LINKS, *ACTOR_RELATIONS,
-    OA.hasTarget, OA.hasSource, OA.hasSelector, OA.hasBody, OA.exact, OA.start,
-})
-_READ_KEYS = frozenset(map(str.__str__, _READ))
-
 # The strongest links each study keeps in the study network: up to 8, fewer in big corpora so
-# that the network stays near STUDY_EDGE_BUDGET edges (vis-network builds about 10,000 edges a
-# second; the page must be usable within seconds).
+# that the network stays near STUDY_EDGE_BUDGET edges (the page must be usable within seconds).
 MAX_STUDY_LINKS = 8
 STUDY_EDGE_BUDGET = 20_000
 STUDY_VIEW_FROM = 500  # from this many studies on, the page opens in the study network view
@@ -131,8 +118,10 @@ class NotInGraphError(CommkgError):
     """A study or concept asked for by `focus_study` / `focus_concept` is not in the graph."""
 
 
-@dataclass(frozen=True)
-class Node:
+class Node(NamedTuple):
+    """One node of the full graph. (Named tuples, not frozen dataclasses: 10,000 of each are
+    made per page, and a frozen dataclass sets each field through object.__setattr__.)"""
+
     iri: str
     kind: str  # one of KIND_KEYS
     en: str  # English label ("" when none)
@@ -140,8 +129,7 @@ class Node:
     search: str = ""  # more text the search box matches (a study's full title, DOI, file name)
 
 
-@dataclass(frozen=True)
-class Study:
+class Study(NamedTuple):
     """What the side panel says about one record."""
 
     title: str
@@ -152,70 +140,127 @@ class Study:
     samples: tuple[str, ...]  # "10 single depth interviews" …
     discusses: tuple[tuple[str, str], ...]  # (study IRI or "", title of a cited work not in the graph)
 
-
-@dataclass
-class Projection:
-    nodes: dict[str, Node]
-    full: nx.DiGraph  # edge attribute "relations": frozenset of labels
-    studies: nx.Graph  # edge attribute "shared": sorted tuple of concept IRIs
-    studies_info: dict[str, Study]
-    # (node IRI, study IRI) → the quoted words of that study supporting that node, in text order
-    evidence: dict[tuple[str, str], tuple[str, ...]] = field(default_factory=dict)
-
-
 # ---------------------------------------------------------------------------------- reading RDF
+
+class _P:
+    """The predicates project() reads, as the plain strings the index is keyed by. (Naming an
+    rdflib Namespace member makes a new URIRef each time, and comparing URIRefs runs Python
+    code: at a million lookups, that is seconds.)"""
+
+    type = str(RDF.type)
+    label, pref_label, notation = str(RDFS.label), str(SKOS.prefLabel), str(SKOS.notation)
+    same_as = str(OWL.sameAs)
+    title, creator, issued, is_part_of = str(DCTERMS.title), str(DCTERMS.creator), str(DCTERMS.issued), str(DCTERMS.isPartOf)
+    name, family_name = str(FOAF.name), str(FOAF.familyName)
+    doi, volume, issue, pages = str(BIBO.doi), str(BIBO.volume), str(BIBO.issue), str(BIBO.pages)
+    e_locator, cited_year, source_file = str(COMM.eLocator), str(COMM.citedYear), str(COMM.sourceFile)
+    has_sample_size, discusses, involves_actor = str(COMM.hasSampleSize), str(COMM.discusses), str(COMM.involvesActor)
+    has_organisation_type, has_role = str(COMM.hasOrganisationType), str(COMM.hasRole)
+    has_target, has_source, has_selector = str(OA.hasTarget), str(OA.hasSource), str(OA.hasSelector)
+    has_body, exact, start, end = str(OA.hasBody), str(OA.exact), str(OA.start), str(OA.end)
+    concept_links = {str(p): label for p, label in CONCEPT_LINKS.items()}
+    actor_relations = {str(p): how for p, how in ACTOR_RELATIONS.items()}
+    commentary, review = str(COMM.Commentary), str(COMM.Review)
+    concept_kinds = tuple((str(cls), kind) for cls, kind in CONCEPT_KINDS)
+
+
+# How the index keeps each predicate project() reads (every other predicate is skipped: abstracts,
+# offsets, provenance …): OBJECTS for lookups of a subject's values, PAIRS for a pass over every
+# (subject, object) of the predicate, CLASSES for rdf:type, of which only the classes project()
+# asks about are kept (rdf:type is a quarter of the triples).
+_OBJECTS, _PAIRS, _CLASSES = 1, 2, 4
+_ROUTE = {
+    _P.type: _CLASSES, _P.same_as: _PAIRS, _P.involves_actor: _PAIRS,
+    _P.source_file: _OBJECTS | _PAIRS, _P.discusses: _OBJECTS | _PAIRS,
+    _P.has_organisation_type: _PAIRS, _P.has_role: _PAIRS,
+    **{p: _PAIRS for p in _P.concept_links}, **{p: _PAIRS for p in _P.actor_relations},
+    **{p: _OBJECTS for p in (_P.label, _P.pref_label, _P.notation, _P.title, _P.creator, _P.issued,
+                             _P.is_part_of, _P.name, _P.family_name, _P.doi, _P.volume, _P.issue,
+                             _P.pages, _P.e_locator, _P.cited_year, _P.has_sample_size)},
+}
+_ROUTE_WITH_EVIDENCE = {**_ROUTE, _P.has_target: _PAIRS, **{p: _OBJECTS for p in (
+    _P.has_source, _P.has_selector, _P.has_body, _P.exact, _P.start, _P.end)}}
+# The classes project() asks about: a study's kind, and the category classes of concepts.
+_CLASSES_READ = frozenset({_P.commentary, _P.review, *(cls for cls, _ in _P.concept_kinds)})
+
+_plain = str.__str__  # an rdflib term's text as a plain str, which Python hashes and compares in C
+
+
+def _key(term):
+    """How the index holds a subject or object: an IRI as its plain text, a blank node as
+    "_:" + its id (it can never equal an IRI), a literal as itself (language and datatype)."""
+    if isinstance(term, Literal):
+        return term
+    if isinstance(term, BNode):
+        return "_:" + term
+    return _plain(term)
+
+
+def _is_iri(key) -> bool:
+    return type(key) is str and not key.startswith("_:")
+
 
 class _Index:
     """The lookups `project` makes, over any iterable of triples (an rdflib Graph, or the build's
-    set of tuples): one pass into plain dicts, keeping only the predicates the page reads. For a
-    corpus of 10,000 records this is several times faster than rdflib's own store, and it lets
-    the build hand over its triples without making a Graph of them first."""
+    set of tuples): one pass into plain dicts keyed by plain strings (see _P), keeping only what
+    the page reads. Far faster than rdflib's store, and the build hands its triples over as they
+    are. This pass is most of project()'s time at scale: a million triples scattered over the
+    heap cost about a microsecond each just to visit, so the loop does as little as it can."""
 
-    def __init__(self, triples: Iterable[tuple]):
-        # Keyed by plain str: rdflib terms hash in Python code, plain strings in C, and this
-        # loop runs once per triple (millions of times for a big corpus).
+    def __init__(self, triples: Iterable[tuple], *, evidence: bool):
+        self._objects: dict[tuple[str, str], list] = defaultdict(list)  # (subject, predicate) → objects
         self._pairs: dict[str, list[tuple]] = defaultdict(list)  # predicate → [(subject, object)]
-        self._objects: dict[tuple[str, str], list] = defaultdict(list)  # (subject, predicate) → [object]
-        read, plain = _READ_KEYS, str.__str__
+        route = _ROUTE_WITH_EVIDENCE if evidence else _ROUTE
+        objects, pairs, classes, plain, key, iri = self._objects, self._pairs, _CLASSES_READ, _plain, _key, URIRef
         for s, p, o in triples:
-            key = plain(p)
-            if key in read:
-                self._pairs[key].append((s, o))
-                self._objects[plain(s), key].append(o)
+            predicate = plain(p)
+            how = route.get(predicate)
+            if how is None:
+                continue
+            if how == _CLASSES:
+                if type(o) is iri and plain(o) in classes:
+                    objects[plain(s) if type(s) is iri else key(s), predicate].append(plain(o))
+                continue
+            s = plain(s) if type(s) is iri else key(s)
+            o = plain(o) if type(o) is iri else key(o)
+            if how & _OBJECTS:
+                objects[s, predicate].append(o)
+            if how & _PAIRS:
+                pairs[predicate].append((s, o))
 
-    def objects(self, subject, predicate) -> list:
-        return self._objects.get((str.__str__(subject), str.__str__(predicate)), [])
+    def objects(self, subject, predicate: str) -> list:
+        """The objects of (subject, predicate), where the predicate is one of _P's strings."""
+        return self._objects.get((subject, predicate), [])
 
-    def triples(self, pattern: tuple) -> Iterator[tuple]:
-        """Only the (None, predicate, None) pattern, which is all `project` asks for."""
-        _, predicate, _ = pattern
-        for s, o in self._pairs.get(str.__str__(predicate), ()):
-            yield s, predicate, o
+    def first(self, subject, predicate: str) -> str:
+        """The least object of (subject, predicate) as text, "" when none: one value, the same
+        every time, where the data should have one and might have more."""
+        values = self._objects.get((subject, predicate))
+        if not values:
+            return ""
+        return str(values[0]) if len(values) == 1 else min(map(str, values))
+
+    def pairs(self, predicate: str) -> list[tuple]:
+        """Every (subject, object) of `predicate`, in no particular order."""
+        return self._pairs.get(predicate, [])
 
 
-def _labels(graph: _Index, subject) -> tuple[str, str]:
+def _labels(graph: _Index, subject: str) -> tuple[str, str]:
     """(English, Chinese) skos:prefLabel of `subject`, falling back to rdfs:label / notation."""
     en = zh = ""
-    for label in sorted(graph.objects(subject, SKOS.prefLabel)):
+    for label in sorted(graph.objects(subject, _P.pref_label)):
         if isinstance(label, Literal):
             if (label.language or "").lower().startswith("zh") and not zh:
                 zh = str(label)
             elif (label.language or "en").lower().startswith("en") and not en:
                 en = str(label)
     if not en:
-        fallback = sorted(str(o) for o in graph.objects(subject, RDFS.label))
-        fallback = fallback or sorted(str(o) for o in graph.objects(subject, SKOS.notation))
-        en = fallback[0] if fallback else _local_name(str(subject))
+        en = graph.first(subject, _P.label) or graph.first(subject, _P.notation) or _local_name(subject)
     return en, zh
 
 
 def _local_name(iri: str) -> str:
     return re.split(r"[/#]", iri.rstrip("/"))[-1]
-
-
-def _first(graph: _Index, subject, predicate) -> str:
-    values = sorted(str(o) for o in graph.objects(subject, predicate))
-    return values[0] if values else ""
 
 
 def _natural_key(iri: str) -> tuple:
@@ -228,17 +273,16 @@ def _short(text: str, limit: int = MAX_LABEL) -> str:
     return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
 
 
-def _citation(graph: _Index, study: URIRef, *, title: str, doi: str, file: str) -> tuple[str, str]:
+def _citation(graph: _Index, study: str, *, title: str, doi: str, file: str) -> tuple[str, str]:
     """(a reference in the usual form, a short label for the canvas). Records often carry no
     title, so the label falls back to first author + year, then journal + year + article id."""
-    creators = sorted((str(c) for c in graph.objects(study, DCTERMS.creator)), key=_natural_key)
-    names = [_first(graph, URIRef(c), FOAF.name) for c in creators]
-    names = [n for n in names if n]
+    creators = sorted(map(str, graph.objects(study, _P.creator)), key=_natural_key)
+    names = [n for n in (graph.first(c, _P.name) for c in creators) if n]
     authors = ", ".join(names[:3]) + (" et al." if len(names) > 3 else "")
-    year = _first(graph, study, DCTERMS.issued)[:4] or _first(graph, study, COMM.citedYear)[:4]
-    journal = next((_first(graph, j, DCTERMS.title) for j in sorted(graph.objects(study, DCTERMS.isPartOf))), "")
-    volume, issue = _first(graph, study, BIBO.volume), _first(graph, study, BIBO.issue)
-    pages = _first(graph, study, BIBO.pages) or _first(graph, study, COMM.eLocator)
+    year = graph.first(study, _P.issued)[:4] or graph.first(study, _P.cited_year)[:4]
+    journal = next((graph.first(j, _P.title) for j in sorted(map(str, graph.objects(study, _P.is_part_of)))), "")
+    volume, issue = graph.first(study, _P.volume), graph.first(study, _P.issue)
+    pages = graph.first(study, _P.pages) or graph.first(study, _P.e_locator)
     where = journal + (f" {volume}" if volume else "") + (f"({issue})" if issue else "") + (f": {pages}" if pages else "")
     if authors:
         parts = [f"{authors} ({year})" if year else authors, title, where]
@@ -247,15 +291,15 @@ def _citation(graph: _Index, study: URIRef, *, title: str, doi: str, file: str) 
     parts.append(f"doi:{doi}" if doi else "")
     citation = ". ".join(p.strip() for p in parts if p.strip())
     citation = citation + "." if citation else ""  # the panel says there is none
-    family = _first(graph, URIRef(creators[0]), FOAF.familyName) if creators else ""
+    family = graph.first(creators[0], _P.family_name) if creators else ""
     short = (_short(title) if title else
              " ".join(x for x in (family, year) if x) if family else
              " ".join(x for x in (journal, year, pages) if x) or Path(file).stem)
     return citation, short
 
 
-def _kind_of_concept(types: set) -> str | None:
-    for cls, kind in CONCEPT_KINDS:
+def _kind_of_concept(types: Iterable[str]) -> str | None:
+    for cls, kind in _P.concept_kinds:
         if cls in types:
             return kind
     return None
@@ -263,7 +307,7 @@ def _kind_of_concept(types: set) -> str | None:
 
 @contextmanager
 def _collector_paused() -> Iterator[None]:
-    """Python's cyclic garbage collector off for a while. Indexing millions of triples makes
+    """Python's cyclic garbage collector off for a while. Indexing a million triples makes
     millions of small containers, and each full collection walks all of them again: with it
     on, a 10,000-record corpus takes twice as long. Nothing made here forms a cycle."""
     was_enabled = gc.isenabled()
@@ -275,82 +319,189 @@ def _collector_paused() -> Iterator[None]:
             gc.enable()
 
 
-def project(triples: Iterable[tuple]) -> Projection:
-    """The full graph and the study network of an rdflib Graph or any iterable of triples
-    (asserted, or asserted + inferred)."""
+# ------------------------------------------------------------------------------------ evidence
+
+def read_annotations(triples: Iterable[tuple]) -> list[Annotation]:
+    """The evidence annotations in `triples` (docs/model.md, "Evidence"), as the extractor makes
+    them: what `project` reads when it is given no `annotations`."""
     with _collector_paused():
-        return _project(_Index(triples))
+        return _annotations_in(_Index(triples, evidence=True))
 
 
-def _project(graph: _Index) -> Projection:
-    study_iris = sorted({s for s, _, _ in graph.triples((None, COMM.sourceFile, None)) if isinstance(s, URIRef)}, key=str)
+def _annotations_in(graph: _Index) -> list[Annotation]:
+    """One Annotation per (annotation, target, source) in the triples, sorted. An annotation
+    without quoted words (oa:exact) is left out: the page has nothing to show for it."""
+    found = set()
+    for annotation, target in graph.pairs(_P.has_target):
+        if not (_is_iri(annotation) and _is_iri(target)):
+            continue
+        exact, start, end = "", 0, 0
+        for selector in sorted(s for s in graph.objects(target, _P.has_selector) if type(s) is str):
+            exact = exact or graph.first(selector, _P.exact)
+            start = start or min((int(v) for v in map(str, graph.objects(selector, _P.start)) if v.isdigit()), default=0)
+            end = end or min((int(v) for v in map(str, graph.objects(selector, _P.end)) if v.isdigit()), default=0)
+        if not exact:
+            continue
+        bodies = tuple(URIRef(b) for b in sorted(b for b in graph.objects(annotation, _P.has_body) if _is_iri(b)))
+        base = annotation.rpartition("evidence/")[0]  # the record base, where the IRI is the extractor's
+        for source in graph.objects(target, _P.has_source):
+            if _is_iri(source):
+                found.add(Annotation(URIRef(source), base, start, end, exact, bodies))
+    # Sorted by plain strings: comparing rdflib terms runs Python code, a million times here.
+    return sorted(found, key=lambda a: (_plain(a.study), a.start, a.end, a.exact, tuple(map(_plain, a.bodies))))
+
+
+def _evidence(annotations: Iterable[Annotation], studies: Collection[str],
+              about: Mapping[str, tuple[str, ...]]) -> dict[tuple[str, str], tuple[str, ...]]:
+    """(node, study) → quotes: the words (`exact`) of each annotation of the study (its
+    `study`) whose bodies include something that stands for the node (`about`: body → the
+    nodes it stands for), in the order of the words' position in the record."""
+    found: dict[tuple[str, str], set[tuple[int, str]] | tuple[int, str]] = {}
+    plain, nothing = _plain, ()
+    last, study, known = None, "", False  # a record's annotations come together: look it up once
+    for record, _, start, _, exact, bodies in annotations:  # Annotation's fields, unpacked: faster
+        if record is not last:
+            last, study = record, plain(record)
+            known = study in studies
+        if not known or not exact:
+            continue
+        quote = (start, exact)
+        for body in bodies:
+            body = plain(body)
+            if body in studies:
+                continue  # the citation line: the panel shows the citation itself
+            for node in about.get(body, nothing):
+                # Most (node, study) pairs have one quote: keep it bare, make a set at the second.
+                held = found.setdefault((node, study), quote)
+                if held is not quote and held != quote:
+                    if type(held) is tuple:
+                        found[node, study] = held = {held}
+                    held.add(quote)
+    return {key: (quotes[1],) if type(quotes) is tuple else tuple(dict.fromkeys(q for _, q in sorted(quotes)))
+            for key, quotes in found.items()}
+
+
+# ---------------------------------------------------------------------------------- projection
+
+@dataclass
+class Projection:
+    """The two graphs the page draws, in plain dicts (networkx views on demand, for focusing
+    and for tests: building them costs seconds at 10,000 records, and the page needs none)."""
+
+    nodes: dict[str, Node]
+    edges: dict[tuple[str, str], frozenset[str]]  # the full graph: (from, to) → relation labels
+    links: dict[tuple[str, str], tuple[str, ...]]  # the study network: (a, b), a < b → concepts shared
+    studies_info: dict[str, Study]
+    # (node IRI, study IRI) → the quoted words of that study supporting that node, in text order
+    evidence: dict[tuple[str, str], tuple[str, ...]] = field(default_factory=dict)
+
+    @cached_property
+    def full(self) -> nx.DiGraph:
+        """The full graph; edge attribute "relations": frozenset of labels."""
+        graph = nx.DiGraph()
+        graph.add_nodes_from(sorted(self.nodes))
+        graph.add_edges_from((a, b, {"relations": labels}) for (a, b), labels in sorted(self.edges.items()))
+        return graph
+
+    @cached_property
+    def studies(self) -> nx.Graph:
+        """The study network; edge attribute "shared": sorted tuple of concept IRIs."""
+        graph = nx.Graph()
+        graph.add_nodes_from(sorted(self.studies_info))
+        graph.add_edges_from((a, b, {"shared": shared}) for (a, b), shared in sorted(self.links.items()))
+        return graph
+
+
+def project(triples: Iterable[tuple], *, annotations: Iterable[Annotation] | None = None) -> Projection:
+    """The full graph and the study network of an rdflib Graph or any iterable of triples
+    (asserted, or asserted + inferred).
+
+    The evidence quotes come from `annotations` when given (the build keeps the evidence apart
+    from the triples, which then hold none of it), else from the oa: annotations in the triples.
+    """
+    with _collector_paused():
+        graph = _Index(triples, evidence=annotations is None)
+        return _project(graph, _annotations_in(graph) if annotations is None else annotations)
+
+
+def _project(graph: _Index, annotations: Iterable[Annotation]) -> Projection:
+    study_iris = sorted({s for s, _ in graph.pairs(_P.source_file) if _is_iri(s)})
     study_set = set(study_iris)
     nodes: dict[str, Node] = {}
     studies_info: dict[str, Study] = {}
     for study in study_iris:
-        types = set(graph.objects(study, RDF.type))
-        kind = "commentary" if COMM.Commentary in types else "study"
-        document_type = ("Commentary" if COMM.Commentary in types else
-                         "Review" if COMM.Review in types else "Article")
-        file = _first(graph, study, COMM.sourceFile)
-        title = _first(graph, study, DCTERMS.title)
-        doi = _first(graph, study, BIBO.doi)
+        types = graph.objects(study, _P.type)
+        kind = "commentary" if _P.commentary in types else "study"
+        document_type = "Commentary" if _P.commentary in types else "Review" if _P.review in types else "Article"
+        file = graph.first(study, _P.source_file)
+        title = graph.first(study, _P.title)
+        doi = graph.first(study, _P.doi)
         citation, short = _citation(graph, study, title=title, doi=doi, file=file)
         if kind == "commentary" and not title:
-            cited = sorted(_first(graph, c, DCTERMS.title) for c in graph.objects(study, COMM.discusses))
+            cited = sorted(graph.first(c, _P.title) for c in graph.objects(study, _P.discusses))
             short = _short("Commentary: " + cited[-1]) if cited and cited[-1] else short
-        samples = tuple(sorted(_first(graph, s, RDFS.label) for s in graph.objects(study, COMM.hasSampleSize)))
-        nodes[str(study)] = Node(str(study), kind, short, "", search=" ".join(x for x in (title, doi, file) if x))
-        studies_info[str(study)] = Study(title=title, citation=citation, doi=doi, file=file,
-                                         document_type=document_type, samples=samples, discusses=())
+        samples = tuple(sorted(graph.first(s, _P.label) for s in graph.objects(study, _P.has_sample_size)))
+        nodes[study] = Node(study, kind, short, "", search=" ".join(x for x in (title, doi, file) if x))
+        studies_info[study] = Study(title=title, citation=citation, doi=doi, file=file,
+                                    document_type=document_type, samples=samples, discusses=())
 
     # What each node of the full graph stands for: a concept (anything typed by a category
     # class) stands for itself; a per-record actor for its organisation type(s) / role(s).
     # `create=False` only looks up nodes already made (evidence must not add nodes).
-    resolved: dict[tuple[str, bool], tuple[str, ...]] = {}
+    folds: dict[str, set] = defaultdict(set)  # actor → its organisation types and roles
+    for predicate in (_P.has_organisation_type, _P.has_role):
+        for actor, what in graph.pairs(predicate):
+            folds[actor].add(what)
+    resolved: dict[bool, dict[str, tuple[str, ...]]] = {True: {}, False: {}}  # create → term → nodes
+
+    made = resolved[True]
 
     def stands_for(term, create: bool = True) -> tuple[str, ...]:
-        if str(term) in nodes:
-            return (str(term),)
-        key = (str(term), create)
-        if key not in resolved:
-            resolved[key] = _stands_for(term, create)
-        return resolved[key]
+        if term in nodes:
+            return (term,)
+        known = resolved[create]
+        if term not in known:
+            known[term] = _stands_for(term, create)
+        return known[term]
 
     def _stands_for(term, create: bool) -> tuple[str, ...]:
-        if not isinstance(term, URIRef):
+        if not _is_iri(term):
             return ()
-        kind = _kind_of_concept(set(graph.objects(term, RDF.type)))
+        kind = _kind_of_concept(graph.objects(term, _P.type))
         if kind is not None:
             if not create:
                 return ()
             en, zh = _labels(graph, term)
-            nodes[str(term)] = Node(str(term), kind, en, zh, search=_first(graph, term, SKOS.notation))
-            return (str(term),)
-        folded = sorted({o for p in (COMM.hasOrganisationType, COMM.hasRole) for o in graph.objects(term, p)}, key=str)
-        return tuple(dict.fromkeys(t for o in folded for t in stands_for(o, create)))
+            nodes[term] = Node(term, kind, en, zh, search=graph.first(term, _P.notation))
+            return (term,)  # remembered in `made`: the loops below look there first
+        folded = folds.get(term, ())
+        if len(folded) == 1:
+            return stands_for(next(iter(folded)), create)
+        return tuple(dict.fromkeys(t for o in sorted(folded, key=str) for t in stands_for(o, create)))
 
     def actor_node(actor) -> tuple[str, ...]:
         """An actor with no organisation type or role (rare) is a node of its own."""
         targets = stands_for(actor)
-        if targets or not isinstance(actor, URIRef):
+        if targets or not _is_iri(actor):
             return targets
         en, zh = _labels(graph, actor)
-        nodes[str(actor)] = Node(str(actor), "actor", en, zh)
-        return (str(actor),)
+        nodes[actor] = Node(actor, "actor", en, zh)
+        made[actor] = (actor,)
+        return made[actor]
 
     relations: dict[tuple[str, str], set[str]] = defaultdict(set)
-    for predicate, label in CONCEPT_LINKS.items():
-        for study, _, concept in graph.triples((None, predicate, None)):
+    # `made.get(…) or …`: a quarter of a million links, most to a concept already resolved.
+    for predicate, label in _P.concept_links.items():
+        for study, concept in graph.pairs(predicate):
             if study in study_set:
-                for target in stands_for(concept):
-                    relations[str(study), target].add(label)
-    for study, _, actor in graph.triples((None, COMM.involvesActor, None)):
+                for target in made.get(concept) or stands_for(concept):
+                    relations[study, target].add(label)
+    for study, actor in graph.pairs(_P.involves_actor):
         if study in study_set:
-            for target in actor_node(actor):
-                relations[str(study), target].add("involves")
-    for predicate, (label, reverse, symmetric) in ACTOR_RELATIONS.items():
-        for a, _, b in graph.triples((None, predicate, None)):
+            for target in made.get(actor) or actor_node(actor):
+                relations[study, target].add("involves")
+    for predicate, (label, reverse, symmetric) in _P.actor_relations.items():
+        for a, b in graph.pairs(predicate):
             for x in actor_node(a):
                 for y in actor_node(b):
                     if reverse:
@@ -362,114 +513,102 @@ def _project(graph: _Index) -> Projection:
 
     # Commentaries → the studies they discuss (asserted by the extractor, or resolved by the
     # reasoner through owl:sameAs / a rewritten comm:discusses).
-    alias: dict[URIRef, URIRef] = {}
-    for a, _, b in graph.triples((None, OWL.sameAs, None)):
+    alias: dict[str, str] = {}
+    for a, b in sorted((a, b) for a, b in graph.pairs(_P.same_as) if _is_iri(a) and _is_iri(b)):
         if b in study_set:
             alias[a] = b
         elif a in study_set:
             alias[b] = a
     discusses: dict[str, set[tuple[str, str]]] = defaultdict(set)
-    for commentary, _, cited in graph.triples((None, COMM.discusses, None)):
+    for commentary, cited in graph.pairs(_P.discusses):
         if commentary not in study_set:
             continue
         target = alias.get(cited, cited)
         if target in study_set and target != commentary:
-            relations[str(commentary), str(target)].add("discusses")
-            discusses[str(commentary)].add((str(target), ""))
-        elif not any(alias.get(o, o) in study_set for o in graph.objects(commentary, COMM.discusses)):
-            discusses[str(commentary)].add(("", _first(graph, cited, DCTERMS.title) or str(cited)))
+            relations[commentary, target].add("discusses")
+            discusses[commentary].add((target, ""))
+        elif not any(alias.get(o, o) in study_set for o in graph.objects(commentary, _P.discusses)):
+            discusses[commentary].add(("", graph.first(cited, _P.title) or str(cited)))
     for study, items in discusses.items():
-        info = studies_info[study]
-        studies_info[study] = Study(**{**info.__dict__, "discusses": tuple(sorted(items))})
+        studies_info[study] = studies_info[study]._replace(discusses=tuple(sorted(items)))
 
-    full = nx.DiGraph()
-    full.add_nodes_from(sorted(nodes))
-    for (a, b), labels in sorted(relations.items()):
-        full.add_edge(a, b, relations=frozenset(labels))
-
-    evidence = _evidence(graph, study_set, stands_for)
-    return Projection(nodes=nodes, full=full, studies=study_network(shared_concepts(full, studies_info)),
+    edges = {pair: frozenset(labels) for pair, labels in relations.items()}
+    # What evidence can be about: the nodes, and the actors (through what they stand for).
+    # Resolved once here, not per annotation body: there are hundreds of thousands of bodies.
+    about = {node: (node,) for node in nodes}
+    # An actor resolved while the nodes were made stands for the same nodes now (any node it
+    # needed was made then); only the others are looked up, without making nodes.
+    about.update((actor, made[actor] if actor in made else stands_for(actor, False)) for actor in folds if actor not in nodes)
+    evidence = _evidence(annotations, study_set, about)
+    return Projection(nodes=dict(sorted(nodes.items())), edges=edges,
+                      links=study_links(shared_concepts(edges, studies_info)),
                       studies_info=studies_info, evidence=evidence)
 
 
-def shared_concepts(full: nx.DiGraph, studies: Iterable[str]) -> dict[str, list[str]]:
-    """Study → the nodes two studies can share: what it links to in the full graph, except
-    other studies and the places linked only as where its authors work (page.js computes the
-    same when it names what two studies share)."""
+def shared_concepts(edges: Mapping[tuple[str, str], Collection[str]], studies: Iterable[str]) -> dict[str, list[str]]:
+    """Study → the nodes two studies can share: what it links to in the full graph (`edges`:
+    (from, to) → relation labels), except other studies and the places linked only as where
+    its authors work (page.js computes the same when it names what two studies share)."""
     studies = set(studies)
-    return {study: sorted(n for n, data in full.adj[study].items()
-                          if n not in studies and data["relations"] != {AUTHORED_IN})
-            for study in sorted(studies)}
-
-
-def _evidence(graph: _Index, study_set: set, stands_for) -> dict[tuple[str, str], tuple[str, ...]]:
-    """(node, study) → quotes: oa:exact of each annotation whose body the node stands for, whose
-    target's source is the study; in the order of the quote's position in the record."""
-    found: dict[tuple[str, str], set[tuple[int, str]]] = defaultdict(set)
-    studies = {str(s) for s in study_set}
-    has_source, has_selector, has_body, exact_, start_ = OA.hasSource, OA.hasSelector, OA.hasBody, OA.exact, OA.start
-    for annotation, _, target in graph.triples((None, OA.hasTarget, None)):
-        sources = [str(s) for s in graph.objects(target, has_source) if str(s) in studies]
-        if not sources:
-            continue
-        exact, start = "", 0
-        for selector in graph.objects(target, has_selector):
-            for value in graph.objects(selector, exact_):
-                exact = str(value)
-            for value in graph.objects(selector, start_):
-                start = int(value) if str(value).isdigit() else 0
-        if not exact:
-            continue
-        for body in graph.objects(annotation, has_body):
-            if str(body) in studies:
-                continue  # the citation line: the panel shows the citation itself
-            for node in stands_for(body, False):
-                for source in sources:
-                    found[node, source].add((start, exact))
-    return {key: tuple(dict.fromkeys(q for _, q in sorted(quotes))) for key, quotes in sorted(found.items())}
+    shared: dict[str, list[str]] = {study: [] for study in sorted(studies)}
+    only_authored = {AUTHORED_IN}
+    for (a, b), labels in edges.items():
+        if a in studies and b not in studies and labels != only_authored:
+            shared[a].append(b)
+    for concepts in shared.values():
+        concepts.sort()
+    return shared
 
 
 def study_network(shared: dict[str, list[str]], *, max_links: int | None = None) -> nx.Graph:
-    """Studies linked where they share concepts (`shared`: study → its concepts).
+    """`study_links` as a networkx graph with every study a node (edge attribute "shared")."""
+    network = nx.Graph()
+    network.add_nodes_from(sorted(shared))
+    network.add_edges_from((a, b, {"shared": both}) for (a, b), both in study_links(shared, max_links=max_links).items())
+    return network
+
+
+def study_links(shared: dict[str, list[str]], *, max_links: int | None = None) -> dict[tuple[str, str], tuple[str, ...]]:
+    """Studies linked where they share concepts (`shared`: study → its concepts): (a, b) with
+    a < b → the concepts both name, sorted.
 
     Each study keeps its `max_links` strongest links (most concepts shared; ties to the study
-    that sorts first), and an edge stays when either end keeps it. Default: MAX_STUDY_LINKS,
+    that sorts first), and a link stays when either end keeps it. Default: MAX_STUDY_LINKS,
     or fewer for big corpora (STUDY_EDGE_BUDGET). The counts come from a studies × concepts
-    matrix multiplied block by block, so 10,000 studies take seconds.
+    matrix multiplied block by block: about a second for 10,000 studies.
     """
     studies = sorted(shared)
     if max_links is None:
         max_links = max(1, min(MAX_STUDY_LINKS, STUDY_EDGE_BUDGET // max(len(studies), 1)))
-    network = nx.Graph()
-    network.add_nodes_from(studies)
     concepts = sorted({c for cs in shared.values() for c in cs})
-    if len(studies) < 2 or not concepts:
-        return network
-    column = {c: j for j, c in enumerate(concepts)}
-    matrix = np.zeros((len(studies), len(concepts)), dtype=np.int32)
-    for i, study in enumerate(studies):
-        matrix[i, [column[c] for c in shared[study]]] = 1
     n = len(studies)
-    kept: set[tuple[int, int]] = set()
+    if n < 2 or not concepts:
+        return {}
+    column = {c: j for j, c in enumerate(concepts)}
+    rows = [i for i, s in enumerate(studies) for _ in shared[s]]
+    columns = [column[c] for s in studies for c in shared[s]]
+    # float32: the product runs in BLAS (integer matrices do not), and counts below 2**24 are exact.
+    matrix = np.zeros((n, len(concepts)), dtype=np.float32)
+    matrix[rows, columns] = 1
+    k = min(max_links, n - 1)
+    pairs = []
     block = max(1, 4_000_000 // n)  # rows per block: about 16 MB of counts at a time
     for start in range(0, n, block):
-        counts = matrix[start:start + block] @ matrix.T  # shared-concept counts, this block × all
-        rows = np.arange(counts.shape[0])
-        counts[rows, rows + start] = 0  # not linked to itself
-        # One integer per candidate: more shared first, then the lower index. Unique keys make
-        # the top-k choice exact, whatever algorithm argpartition uses.
-        keys = counts.astype(np.int64) * n + (n - 1 - np.arange(n))
-        k = min(max_links, n - 1)
-        top = np.argpartition(-keys, k - 1, axis=1)[:, :k]
-        for r in rows:
-            for j in top[r]:
-                if counts[r, j] > 0:
-                    i = r + start
-                    kept.add((min(i, j), max(i, j)))
-    for i, j in sorted(kept):
-        both = tuple(concepts[c] for c in np.flatnonzero(matrix[i] & matrix[j]))
-        network.add_edge(studies[i], studies[j], shared=both)
-    return network
+        counts = matrix[start:start + block] @ matrix.T  # concepts shared, this block × all
+        here = np.arange(counts.shape[0])
+        counts[here, here + start] = -1  # not linked to itself
+        # The k strongest, one argmax at a time: argmax takes the first of equal counts, which
+        # is the tie-break wanted (the study that sorts first), and k is small.
+        for _ in range(k):
+            best = counts.argmax(axis=1)
+            linked = counts[here, best] > 0
+            i, j = here[linked] + start, best[linked]
+            pairs.append(np.minimum(i, j) * n + np.maximum(i, j))
+            counts[here, best] = -1
+    kept = np.unique(np.concatenate(pairs))
+    sets = [set(shared[s]) for s in studies]
+    return {(studies[i], studies[j]): tuple(sorted(sets[i] & sets[j]))
+            for i, j in zip((kept // n).tolist(), (kept % n).tolist())}
 
 
 # ------------------------------------------------------------------------------------ focusing
@@ -506,8 +645,8 @@ def restrict(projection: Projection, keep: Iterable[str]) -> Projection:
     studies = {s for s in keep if s in projection.studies_info}
     return Projection(
         nodes={k: v for k, v in projection.nodes.items() if k in keep},
-        full=projection.full.subgraph(sorted(keep)).copy(),
-        studies=projection.studies.subgraph(sorted(studies)).copy(),
+        edges={(a, b): r for (a, b), r in projection.edges.items() if a in keep and b in keep},
+        links={(a, b): s for (a, b), s in projection.links.items() if a in studies and b in studies},
         studies_info={k: v for k, v in projection.studies_info.items() if k in studies},
         evidence={k: v for k, v in projection.evidence.items() if k[0] in keep and k[1] in keep},
     )
@@ -516,15 +655,15 @@ def restrict(projection: Projection, keep: Iterable[str]) -> Projection:
 def focus_on_study(projection: Projection, study: str) -> Projection:
     """One study, what it names, and its neighbours: the studies it shares most with and the
     commentaries that discuss it (or that it discusses)."""
-    keep = {study} | set(projection.full.successors(study))
-    keep |= set(projection.studies.neighbors(study))
-    keep |= {p for p in projection.full.predecessors(study) if p in projection.studies_info}
+    keep = {study} | {b for a, b in projection.edges if a == study}
+    keep |= {b if a == study else a for a, b in projection.links if study in (a, b)}
+    keep |= {a for a, b in projection.edges if b == study and a in projection.studies_info}
     return restrict(projection, keep)
 
 
 def focus_on_concept(projection: Projection, concept: str) -> Projection:
     """One concept and every study that names it."""
-    keep = {concept} | {p for p in projection.full.predecessors(concept) if p in projection.studies_info}
+    keep = {concept} | {a for a, b in projection.edges if b == concept and a in projection.studies_info}
     return restrict(projection, keep)
 
 
@@ -537,106 +676,180 @@ def _unit_pair(text: str) -> tuple[float, float]:
     return int.from_bytes(digest[:4], "big") / 2**32, int.from_bytes(digest[4:8], "big") / 2**32
 
 
+class _Numbered:
+    """The projection's nodes numbered in page order (the concepts, then the studies, each
+    sorted by IRI: the many study → concept edges then point at small numbers) and its edges as
+    arrays of those numbers, sorted. Made once per page; the layout and the page data share it."""
+
+    def __init__(self, projection: Projection):
+        studies = sorted(projection.studies_info)
+        concepts = sorted(n for n in projection.nodes if n not in projection.studies_info)
+        self.order = concepts + studies
+        self.first_study = len(concepts)
+        self.index = index = {iri: i for i, iri in enumerate(self.order)}
+        source, target, relations = [], [], []
+        for (a, b), labels in projection.edges.items():
+            source.append(index[a])
+            target.append(index[b])
+            relations.append(labels)
+        source, target = np.array(source, dtype=np.int64), np.array(target, dtype=np.int64)
+        # Sorting numbers, not IRI pairs: 200,000 tuples of long strings sort ten times slower.
+        by_number = np.argsort(source * max(len(self.order), 1) + target, kind="stable")
+        self.source, self.target = source[by_number], target[by_number]
+        self.relations = [relations[k] for k in by_number.tolist()]
+
+
 def layout(projection: Projection) -> dict[str, tuple[int, int]]:
-    """Pixel positions for every node of the full graph, the same for the same projection.
+    """Pixel positions for every node of the full graph, the same for the same projection."""
+    numbered = _Numbered(projection)
+    return dict(zip(numbered.order, map(tuple, _layout(projection, numbered).tolist())))
+
+
+def _layout(projection: Projection, numbered: _Numbered) -> np.ndarray:
+    """Pixel positions (x, y) of the nodes in `numbered.order`.
 
     Concepts are laid out by a seeded spring layout of the concepts (linked where studies name
-    both); each study starts at the centre of its concepts plus a small fixed jitter, so studies
-    about the same things sit together (in both views). Small graphs are then relaxed by a
-    seeded spring layout of the whole graph; big ones keep the placement (spring_layout is
-    quadratic)."""
-    full = projection.full
-    order = sorted(full.nodes)
+    both), which is small whatever the corpus; each study sits at the centre of its concepts
+    plus a small fixed jitter, so studies about the same things sit together (in both views).
+    Small graphs are then relaxed by a seeded spring layout of the whole graph; big ones keep
+    the placement (spring_layout is quadratic)."""
+    order, first = numbered.order, numbered.first_study
     if not order:
-        return {}
-    studies = set(projection.studies_info)
-    concepts = [n for n in order if n not in studies]
-    together: Counter[tuple[str, str]] = Counter()  # concept pair → studies naming both
-    for study in sorted(studies):
-        named = sorted(n for n in full.successors(study) if n not in studies)
-        together.update(itertools.combinations(named, 2))
-    for a, b in full.edges:
-        if a not in studies and b not in studies:
-            together[min(a, b), max(a, b)] += 1
+        return np.zeros((0, 2), dtype=np.int64)
+    concepts, studies = order[:first], order[first:]
+    source, target = numbered.source, numbered.target
+    # Studies × concepts: which concepts each study links to.
+    named = np.zeros((len(studies), len(concepts)), dtype=np.float32)
+    names = (source >= first) & (target < first)
+    named[source[names] - first, target[names]] = 1
+    # Concept pairs: studies naming both (exact in float32 below 2**24), plus one for each
+    # direct edge between them (actor relations).
+    together = np.rint(named.T @ named).astype(np.int64)
+    between = (source < first) & (target < first)
+    np.add.at(together, (np.minimum(source[between], target[between]), np.maximum(source[between], target[between])), 1)
     co = nx.Graph()
     co.add_nodes_from(concepts)
-    co.add_weighted_edges_from((a, b, w) for (a, b), w in sorted(together.items()))
-    position: dict[str, np.ndarray] = {}
-    if concepts:
-        spring = nx.spring_layout(co, seed=LAYOUT_SEED, weight="weight") if len(concepts) > 1 else {concepts[0]: np.zeros(2)}
-        position.update({n: np.asarray(p, dtype=float) for n, p in spring.items()})
+    co.add_weighted_edges_from((concepts[i], concepts[j], int(together[i, j]))
+                               for i, j in zip(*np.nonzero(np.triu(together, 1))))
+    spots = np.zeros((len(concepts), 2))
+    if len(concepts) > 1:
+        spring = nx.spring_layout(co, seed=LAYOUT_SEED, weight="weight")
+        spots = np.array([spring[c] for c in concepts], dtype=float)
     spread = 0.9 / math.sqrt(max(len(concepts), 1))
-    for study in sorted(studies):
-        anchors = [position[n] for n in full.successors(study) if n in position]
-        centre = np.mean(anchors, axis=0) if anchors else np.zeros(2)
-        u, v = _unit_pair(study)
-        radius = spread * (0.35 + math.sqrt(u)) * (1 if anchors else 3)
-        position[study] = centre + radius * np.array([math.cos(2 * math.pi * v), math.sin(2 * math.pi * v)])
-    if len(order) <= SPRING_LAYOUT_MAX_NODES and len(order) > 2:
+    anchors = named.sum(axis=1)
+    centres = (named.astype(float) @ spots) / np.maximum(anchors, 1)[:, None]
+    jitter = np.array([_unit_pair(study) for study in studies], dtype=float).reshape(-1, 2)
+    radius = spread * (0.35 + np.sqrt(jitter[:, 0])) * np.where(anchors > 0, 1, 3)
+    angle = 2 * math.pi * jitter[:, 1]
+    position = np.vstack([spots, centres + radius[:, None] * np.column_stack([np.cos(angle), np.sin(angle)])])
+    if 2 < len(order) <= SPRING_LAYOUT_MAX_NODES:
+        by_iri = sorted(order)
         undirected = nx.Graph()
-        undirected.add_nodes_from(order)
-        undirected.add_edges_from(sorted(full.edges))
-        start = {n: position[n] for n in order}
+        undirected.add_nodes_from(by_iri)
+        undirected.add_edges_from(sorted(projection.edges))
+        row = numbered.index
+        start = {n: position[row[n]] for n in by_iri}
         # k: twice networkx's default spacing, so that the labels of hub concepts do not overlap.
         relaxed = nx.spring_layout(undirected, pos=start, seed=LAYOUT_SEED, iterations=60,
                                    k=2 / math.sqrt(len(order)))
-        position = {n: np.asarray(relaxed[n]) for n in order}
-    scale = 110 * math.sqrt(len(order))
-    return {n: (int(round(position[n][0] * scale)), int(round(position[n][1] * scale))) for n in order}
+        position = np.array([relaxed[n] for n in order], dtype=float)
+    return np.rint(position * (110 * math.sqrt(len(order)))).astype(np.int64)
 
 
 # -------------------------------------------------------------------------------------- the page
 
 def page_data(projection: Projection, *, title: str, focus: str | None = None,
               view: str | None = None) -> dict:
-    """Everything the page shows, as plain JSON-able data. Nodes are referred to by their index
-    in `nodes` (sorted by IRI), which keeps the file small."""
+    """Everything the page shows, as plain JSON-able data.
+
+    Nodes are numbered: the concepts first, then the studies (from `firstStudy` on), each
+    sorted by IRI. Per-node values are columns (`nodes.iri[i]`, `nodes.x[i]` …; `zh`, `degree`
+    and `search` for the concepts only) and per-study values too (`studies.title[i -
+    firstStudy]` …). Edges are flat lists of numbers, not one list per edge (a big page has
+    200,000 edges, and every small list costs the reader's browser time to parse):
+
+    - `edges`: (step from the previous edge's source, target, index into `relationSets`) for
+      each edge of the full graph, sorted by source and target;
+    - `studyEdges`: (study a, study b, how many concepts they share), a < b, sorted;
+    - `evidence`: (step from the previous entry's study, node, n, n indexes into `quotes`) for
+      each (study, node) with quoted words, sorted by study and node.
+    """
     with _collector_paused():  # hundreds of thousands of small lists for a big corpus
         return _page_data(projection, title=title, focus=focus, view=view)
 
 
 def _page_data(projection: Projection, *, title: str, focus: str | None, view: str | None) -> dict:
-    order = sorted(projection.full.nodes)
-    index = {iri: i for i, iri in enumerate(order)}
-    positions = layout(projection)
-    degree = {n: sum(1 for p in projection.full.predecessors(n) if p in projection.studies_info) for n in order}
-    relation_labels = sorted({label for _, _, d in projection.full.edges(data=True) for label in d["relations"]})
-    relation_index = {label: i for i, label in enumerate(relation_labels)}
-    quotes = sorted({q for qs in projection.evidence.values() for q in qs})
-    quote_index = {q: i for i, q in enumerate(quotes)}
-    nodes = []
-    for iri in order:
-        node = projection.nodes[iri]
-        x, y = positions[iri]
-        nodes.append([iri, KIND_KEYS.index(node.kind), node.en, node.zh, x, y, degree[iri], node.search])
-    studies = []
-    for iri in sorted(projection.studies_info):
-        info = projection.studies_info[iri]
-        studies.append([index[iri], info.title, info.citation, info.doi, info.file, info.document_type,
-                        list(info.samples),
-                        [[index.get(target, -1), text] for target, text in info.discusses if not target or target in index]])
+    numbered = _Numbered(projection)
+    order, index, first = numbered.order, numbered.index, numbered.first_study
+    positions = _layout(projection, numbered)
+    source, target = numbered.source, numbered.target
+    degree = np.bincount(target[source >= first], minlength=len(order))[:first]  # studies naming it
+    relations = sorted({label for labels in projection.edges.values() for label in labels})
+    relation_index = {label: i for i, label in enumerate(relations)}
+    relation_sets = sorted({tuple(sorted(relation_index[r] for r in labels)) for labels in set(numbered.relations)})
+    set_index = {frozenset(relations[r] for r in rs): i for i, rs in enumerate(relation_sets)}
+    step = np.diff(source, prepend=0)
+    edges = np.column_stack([step, target, [set_index[labels] for labels in numbered.relations]])
+
+    nodes = [projection.nodes[iri] for iri in order]
+    concepts = nodes[:first]
+    infos = [projection.studies_info[iri] for iri in order[first:]]
+
+    # Evidence sorted by study and node: numbered, then sorted as numbers.
+    cited_in, cited, quoted = [], [], []  # per entry: study number, node number, quotes
+    for (n, s), quotes in projection.evidence.items():
+        if n in index and s in index:
+            cited_in.append(index[s])
+            cited.append(index[n])
+            quoted.append(quotes)
+    by_number = np.argsort(np.array(cited_in, dtype=np.int64) * max(len(order), 1) + np.array(cited, dtype=np.int64),
+                           kind="stable").tolist()
+    quote_index: dict[str, int] = {}  # numbered as first met in that order: no sorting of strings
+    evidence: list[int] = []
+    previous = 0
+    for k in by_number:
+        quotes = quoted[k]
+        evidence += (cited_in[k] - previous, cited[k], len(quotes), *(quote_index.setdefault(q, len(quote_index)) for q in quotes))
+        previous = cited_in[k]
+
     if view is None:
         view = "studies" if len(projection.studies_info) >= STUDY_VIEW_FROM else "full"
+    kind_index = {key: i for i, key in enumerate(KIND_KEYS)}
     return {
         "title": title,
         "view": view,
         "focus": index[focus] if focus in index else -1,
         "kinds": [list(kind) for kind in KINDS],
-        "relations": relation_labels,
-        "nodes": nodes,
-        "edges": [[index[a], index[b], sorted(relation_index[r] for r in d["relations"])]
-                  for a, b, d in sorted(projection.full.edges(data=True), key=lambda e: (index[e[0]], index[e[1]]))],
+        "relations": relations,
+        "relationSets": [list(rs) for rs in relation_sets],
+        "firstStudy": first,
+        "nodes": {
+            "iri": order,
+            "kind": [kind_index[node.kind] for node in nodes],
+            "en": [node.en for node in nodes],
+            "x": positions[:, 0].tolist(),
+            "y": positions[:, 1].tolist(),
+            "zh": [node.zh for node in concepts],
+            "degree": degree.tolist(),
+            "search": [node.search for node in concepts],
+        },
+        "studies": {
+            "title": [info.title for info in infos],
+            "citation": [info.citation for info in infos],
+            "doi": [info.doi for info in infos],
+            "file": [info.file for info in infos],
+            "type": [info.document_type for info in infos],
+            "samples": [list(info.samples) for info in infos],
+            "discusses": [[[index.get(target, -1), text] for target, text in info.discusses if not target or target in index]
+                          for info in infos],
+        },
+        "edges": edges.ravel().tolist(),
         # Only how many: page.js works out which from the study → concept edges when asked
         # (the lists would double the size of a big page).
-        "studyEdges": [[index[a], index[b], len(d["shared"])]
-                       for a, b, d in sorted(((min(a, b, key=index.get), max(a, b, key=index.get), d)
-                                              for a, b, d in projection.studies.edges(data=True)),
-                                             key=lambda e: (index[e[0]], index[e[1]]))],
-        "studies": studies,
-        "quotes": quotes,
-        "evidence": [[index[n], index[s], [quote_index[q] for q in qs]]
-                     for (n, s), qs in sorted(projection.evidence.items(), key=lambda kv: (index[kv[0][0]], index[kv[0][1]]))
-                     if n in index and s in index],
+        "studyEdges": [v for a, b, c in sorted((index[a], index[b], len(shared)) for (a, b), shared in projection.links.items())
+                       for v in (a, b, c)],
+        "quotes": list(quote_index),
+        "evidence": evidence,
     }
 
 
@@ -647,7 +860,9 @@ def json_for_script(data) -> str:
     """JSON that can sit inside <script type="application/json"> whatever its strings hold: no
     `</script>`, `<!--` or `&` sequence survives, and no JavaScript line separator."""
     text = json.dumps(data, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
-    return re.sub("[<>&\u2028\u2029]", lambda m: _JSON_ESCAPES[m.group()], text)
+    for character, escape in _JSON_ESCAPES.items():  # str.replace: a pass in C each, no matches to call back
+        text = text.replace(character, escape)
+    return text
 
 
 @cache
@@ -656,28 +871,41 @@ def _asset(name: str) -> str:
 
 
 @cache
-def _vis_network() -> str:
-    """The vendored vis-network build, minus its source-map comment (the page points at no file)."""
-    code = _asset("vendor/vis-network.min.js")
-    code = re.sub(r"\n//# sourceMappingURL=\S*\s*$", "\n", code)
+def _script(name: str) -> str:
+    """One of the page's own scripts, checked to be safe to inline."""
+    code = _asset(name)
     if re.search(r"</script|<!--", code, re.IGNORECASE):  # would end the inline <script> early
-        raise CommkgError("the vendored vis-network cannot be inlined: it contains </script or <!--")
+        raise CommkgError(f"page/{name} cannot be inlined: it contains </script or <!--")
     return code
 
 
-def _script_hash(code: str) -> str:
+def page_scripts() -> tuple[str, ...]:
+    """The code of the page's own scripts, in page order (the renderer, then the page)."""
+    return _script("graph.js"), _script("page.js")
+
+
+def _vis_network() -> str:
+    """The page's renderer. The name is older than the renderer (the page drew with
+    vis-network until it could not keep up with 10,000 records); tests/test_hostile.py lists the
+    page's own scripts through it. New code: page_scripts()."""
+    return _script("graph.js")
+
+
+def _source_hash(code: str) -> str:
     return "'sha256-" + base64.b64encode(hashlib.sha256(code.encode("utf-8")).digest()).decode("ascii") + "'"
 
 
 def render_page(graph: rdflib.Graph | Iterable[tuple], *, title: str = "commkg",
-                focus_study: str | None = None, focus_concept: str | None = None) -> str:
+                focus_study: str | None = None, focus_concept: str | None = None,
+                annotations: Iterable[Annotation] | None = None) -> str:
     """The interactive page of `graph` (a Graph, or any iterable of triples), as one
-    self-contained HTML string.
+    self-contained HTML string. The evidence quotes come from `annotations` when given (the
+    triples then need hold no oa: evidence), else from the evidence in the triples.
 
     With `focus_study` (DOI, file name or IRI) or `focus_concept` (key or label), the page shows
     only that node and its neighbourhood, selected. Raises NotInGraphError when it is unknown.
     """
-    projection = project(graph)
+    projection = project(graph, annotations=annotations)
     focus = None
     if focus_study is not None:
         focus = find_study(projection, focus_study)
@@ -691,20 +919,22 @@ def render_page(graph: rdflib.Graph | Iterable[tuple], *, title: str = "commkg",
 
 def render_data(data: dict) -> str:
     """The HTML page for page_data's output."""
-    vis, app = _vis_network(), _asset("page.js")
+    graph, app = page_scripts()
+    css = _asset("page.css")
+    # Only the page's own scripts and style sheet, by hash, and nothing from anywhere else.
     policy = ("default-src 'none'; "
-              f"script-src {_script_hash(vis)} {_script_hash(app)}; "
-              "style-src 'unsafe-inline'; img-src data:; "
+              f"script-src {_source_hash(graph)} {_source_hash(app)}; "
+              f"style-src {_source_hash(css)}; "
               "base-uri 'none'; form-action 'none'")
     parts = {
         "csp": html.escape(policy, quote=True),
         "title": html.escape(data["title"], quote=True),
-        "css": _asset("page.css"),
+        "css": css,
         "data": json_for_script(data),
-        "vis": vis,
+        "graph": graph,
         "app": app,
     }
-    # One pass over the template only: a record that contains "{{vis}}" stays text.
+    # One pass over the template only: a record that contains "{{graph}}" stays text.
     return re.sub(r"\{\{(\w+)\}\}", lambda m: parts[m.group(1)], _asset("page.html"))
 
 

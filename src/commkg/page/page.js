@@ -1,9 +1,12 @@
 /* commkg's interactive page. Reads the JSON block written by commkg.visual and draws it with
- * vis-network (inlined above this script). Rules that keep record text harmless:
+ * graph.js (inlined above this script). Rules that keep record text harmless:
  *   - every string from the data reaches the DOM through textContent (the helper `el`), never
- *     innerHTML; vis-network gets plain-text canvas labels and no `title` (our own tooltip);
+ *     innerHTML, and the canvas through fillText;
  *   - the only link built from data is a DOI link, and only as https://doi.org/….
- * Positions come from Python (physics off), so nothing moves unless the reader drags it. */
+ * Positions come from Python, so nothing moves unless the reader drags it.
+ *
+ * The data is in columns and flat number lists (visual.page_data describes them): a 10,000-record
+ * page has 200,000 edges, and one array per edge would cost the reader seconds to parse. */
 (function () {
   "use strict";
 
@@ -11,42 +14,62 @@
   const DATA = JSON.parse(document.getElementById("commkg-data").textContent);
   timings.parsed = performance.now();
   const KINDS = DATA.kinds; // [key, label, colour, shape]
-  const NODES = DATA.nodes; // [iri, kind, en, zh, x, y, studies naming it, search text]
-  const IRI = 0, KIND = 1, EN = 2, ZH = 3, X = 4, Y = 5, DEGREE = 6, SEARCH = 7;
-  const BIG = NODES.length + DATA.edges.length > 20000; // draw less while panning big graphs
+  const N = DATA.nodes.iri.length;
+  const FIRST_STUDY = DATA.firstStudy; // nodes from here on are the records
+  const NODES = DATA.nodes, STUDIES = DATA.studies;
+  const isStudy = (i) => i >= FIRST_STUDY;
+  const study = (i) => i - FIRST_STUDY; // row in STUDIES
 
   // ------------------------------------------------------------------ indexes over the data
-  const studies = new Map(); // node index → [node, title, citation, doi, file, type, samples, discusses]
-  for (const s of DATA.studies) studies.set(s[0], s);
-  const isStudy = (i) => studies.has(i);
-
-  // Built on first use, not at start-up: a 10,000-record page has 200,000 edges and quotes,
-  // and the reader should not wait for them before seeing the graph.
-  let evidenceIndex = null; // node index → Map(study index → [quote, …])
-  function evidenceOf(i) {
-    if (!evidenceIndex) {
-      evidenceIndex = new Map();
-      for (const [node, study, quotes] of DATA.evidence) {
-        if (!evidenceIndex.has(node)) evidenceIndex.set(node, new Map());
-        evidenceIndex.get(node).set(study, quotes.map((q) => DATA.quotes[q]));
+  let fullEdges = null; // {from, to, relations}: the full graph's edges, decoded on first use
+  function decodeEdges() {
+    if (!fullEdges) {
+      const flat = DATA.edges, count = flat.length / 3;
+      const from = new Int32Array(count), to = new Int32Array(count), relations = new Int32Array(count);
+      let a = 0;
+      for (let k = 0, j = 0; k < count; k++, j += 3) {
+        a += flat[j]; // sources are sorted and stored as the step from the previous one
+        from[k] = a; to[k] = flat[j + 1]; relations[k] = flat[j + 2];
       }
+      fullEdges = { from, to, relations };
     }
-    return evidenceIndex.get(i) || new Map();
+    return fullEdges;
   }
+  const relationLabels = (set) => DATA.relationSets[set].map((r) => DATA.relations[r]);
 
   let links = null; // full graph: {out, in}: node index → [[other, [relation, …]], …]
   function linksOf(i) {
     if (!links) {
       links = { out: new Map(), in: new Map() };
-      DATA.edges.forEach(([a, b, rels]) => {
-        const labels = rels.map((r) => DATA.relations[r]);
+      const { from, to, relations } = decodeEdges();
+      for (let k = 0; k < from.length; k++) {
+        const a = from[k], b = to[k], labels = relationLabels(relations[k]);
         if (!links.out.has(a)) links.out.set(a, []);
         if (!links.in.has(b)) links.in.set(b, []);
         links.out.get(a).push([b, labels]);
         links.in.get(b).push([a, labels]);
-      });
+      }
     }
     return { out: links.out.get(i) || [], in: links.in.get(i) || [] };
+  }
+
+  let evidenceIndex = null; // node index → Map(study index → [quote, …])
+  function evidenceOf(i) {
+    if (!evidenceIndex) {
+      evidenceIndex = new Map();
+      const flat = DATA.evidence;
+      let s = 0;
+      for (let j = 0; j < flat.length;) {
+        s += flat[j];
+        const node = flat[j + 1], count = flat[j + 2];
+        const quotes = [];
+        for (let q = 0; q < count; q++) quotes.push(DATA.quotes[flat[j + 3 + q]]);
+        j += 3 + count;
+        if (!evidenceIndex.has(node)) evidenceIndex.set(node, new Map());
+        evidenceIndex.get(node).set(s, quotes);
+      }
+    }
+    return evidenceIndex.get(i) || new Map();
   }
 
   /** What studies a and b share: the same rule as commkg.visual.shared_concepts (what each
@@ -58,8 +81,6 @@
     const other = of(b);
     return [...of(a)].filter((c) => other.has(c)).sort((x, y) => x - y);
   }
-
-  timings.indexed = performance.now();
 
   // ------------------------------------------------------------------------------- helpers
   /** An element whose children are elements or plain text (never parsed as HTML). */
@@ -77,76 +98,92 @@
     return node;
   }
   const $ = (id) => document.getElementById(id);
-  const kindOf = (i) => KINDS[NODES[i][KIND]];
-  const label = (i) => NODES[i][EN] || NODES[i][ZH] || NODES[i][IRI];
-  const plural = (n, word) => n + " " + word + (n === 1 ? "" : "s");
+  const kindOf = (i) => KINDS[NODES.kind[i]];
+  const zhOf = (i) => (isStudy(i) ? "" : NODES.zh[i]);
+  const label = (i) => NODES.en[i] || zhOf(i) || NODES.iri[i];
+  const plural = (n, word) => n.toLocaleString("en") + " " + word + (n === 1 ? "" : "s");
+  const studies = (n) => plural(n, "study").replace("studys", "studies");
+  const indexOf = (iri) => NODES.iri.indexOf(iri);
 
   function nodeButton(i) {
     return el("button", { type: "button", class: "link", onclick: () => select(i) }, label(i));
   }
 
-  // ------------------------------------------------------------------------------ vis data
-  const state = { view: DATA.view === "studies" ? "studies" : "full", hidden: new Set(), selected: -1 };
-  const sets = {}; // view → {nodes: DataSet, edges: DataSet}
-
-  const STUDY_FONT = { size: 18, color: "#0b3d5c" };
-  function visNode(i) {
-    const n = NODES[i];
-    const kind = KINDS[n[KIND]];
-    const item = { id: i, x: n[X], y: n[Y], group: kind[0] };
-    if (state.hidden.has(kind[0])) item.hidden = true; // only when true: every option costs at 10,000 nodes
-    item.label = n[ZH] && !isStudy(i) ? n[EN] + "\n" + n[ZH] : n[EN];
-    if (!isStudy(i)) item.value = n[DEGREE] + 1; // concepts grow with the number of studies
-    else item.font = STUDY_FONT; // records are what a reader navigates by: bigger, darker labels
-    return item;
-  }
-
-  function dataFor(view) {
-    if (sets[view]) return sets[view];
-    let nodes, edges;
-    if (view === "full") {
-      nodes = NODES.map((_, i) => visNode(i));
-      edges = DATA.edges.map(([a, b], k) => ({ id: k, from: a, to: b, arrows: BIG ? undefined : "to" }));
+  // ------------------------------------------------------------------------- drawing data
+  // Concepts grow with the number of studies naming them (8–36 px, labels 12–22 px); records
+  // are what a reader navigates by: middle-sized, bigger and darker labels.
+  const hidden = new Uint8Array(N);
+  const radius = new Float32Array(N), font = new Float32Array(N), fontColor = new Uint8Array(N);
+  const x = Float64Array.from(NODES.x), y = Float64Array.from(NODES.y);
+  let least = Infinity, most = -Infinity;
+  for (let i = 0; i < FIRST_STUDY; i++) { least = Math.min(least, NODES.degree[i]); most = Math.max(most, NODES.degree[i]); }
+  const labels = new Array(N);
+  for (let i = 0; i < N; i++) {
+    if (isStudy(i)) {
+      radius[i] = 12; font[i] = 18; fontColor[i] = 1; labels[i] = NODES.en[i];
     } else {
-      nodes = NODES.map((_, i) => i).filter(isStudy).map((i) => visNode(i));
-      edges = DATA.studyEdges.map(([a, b, count], k) => ({ id: k, from: a, to: b, value: count }));
+      const s = most > least ? (NODES.degree[i] - least) / (most - least) : 0.5;
+      radius[i] = 8 + 28 * s; font[i] = 12 + 10 * s;
+      labels[i] = NODES.zh[i] ? NODES.en[i] + "\n" + NODES.zh[i] : NODES.en[i];
     }
-    sets[view] = { nodes: new vis.DataSet(nodes), edges: new vis.DataSet(edges) };
-    return sets[view];
   }
-
-  const groups = {};
-  for (const [key, , colour, shape] of KINDS) {
-    groups[key] = { shape: shape, color: { background: colour, border: "#33333366",
-      highlight: { background: colour, border: "#000" }, hover: { background: colour, border: "#000" } } };
-  }
-  const options = {
-    physics: false,
-    layout: { improvedLayout: false },
-    groups: groups,
-    nodes: { size: 12, borderWidth: 1, font: { size: 14, face: "system-ui, sans-serif", color: "#1d2329", strokeWidth: 3, strokeColor: "#ffffff" },
-      scaling: { min: 8, max: 36, label: { enabled: true, min: 12, max: 22, drawThreshold: 5 } } },
-    edges: { smooth: false, width: 1, selectionWidth: 2, color: { color: "#b9c2cc", highlight: "#1d2329", hover: "#4a5560" },
-      arrows: { to: { scaleFactor: 0.5 } }, scaling: { min: 1, max: 6 } },
-    interaction: { hover: true, hideEdgesOnDrag: BIG, hideEdgesOnZoom: BIG, tooltipDelay: 3600000, multiselect: false },
+  const style = {
+    kinds: KINDS.map(([, , colour, shape]) => ({ colour, shape })),
+    fontColors: ["#1d2329", "#0b3d5c"], fontFace: "system-ui, sans-serif",
+    border: "rgba(51, 51, 51, 0.4)", edgeSelected: "#1d2329", edgeHover: "#4a5560",
   };
+  const EDGE = "#b9c2cc", EDGE_DENSE = "rgba(150, 162, 175, 0.35)"; // many edges: see through them
 
+  const allStudies = Int32Array.from({ length: N - FIRST_STUDY }, (_, k) => FIRST_STUDY + k);
+  const everything = Int32Array.from({ length: N }, (_, i) => i);
+  const views = {}; // view → {members, edges}: made on first use
+  function viewData(view) {
+    if (views[view]) return views[view];
+    if (view === "full") {
+      const { from, to } = decodeEdges();
+      views.full = { members: everything, edges: { from, to, width: null, arrows: true } };
+    } else {
+      const flat = DATA.studyEdges, count = flat.length / 3;
+      const from = new Int32Array(count), to = new Int32Array(count), width = new Float32Array(count);
+      let low = Infinity, high = -Infinity;
+      for (let k = 0; k < count; k++) { low = Math.min(low, flat[3 * k + 2]); high = Math.max(high, flat[3 * k + 2]); }
+      for (let k = 0; k < count; k++) {
+        from[k] = flat[3 * k]; to[k] = flat[3 * k + 1];
+        width[k] = 1 + 5 * (high > low ? (flat[3 * k + 2] - low) / (high - low) : 0.5); // more shared, wider
+      }
+      views.studies = { members: allStudies, edges: { from, to, width, arrows: false } };
+    }
+    return views[view];
+  }
+
+  const state = { view: DATA.view === "studies" ? "studies" : "full", hidden: new Set(), selected: -1 };
   const container = $("network");
-  const initial = dataFor(state.view);
-  timings.datasets = performance.now();
-  const network = new vis.Network(container, initial, options);
+  const network = new window.CommkgGraph(container, { x, y, radius, kind: NODES.kind, label: labels, font, fontColor, hidden }, style);
+  function show(view) {
+    const data = viewData(view);
+    style.edge = data.edges.from.length > 20000 ? EDGE_DENSE : EDGE;
+    network.setData(data.members, data.edges);
+  }
+  show(state.view);
   timings.network = performance.now();
 
   // -------------------------------------------------------------------------------- header
   $("title").textContent = DATA.title;
 
+  function visibleCount() {
+    let count = 0;
+    for (const i of viewData(state.view).members) if (!hidden[i]) count++;
+    return count;
+  }
+
   function showStatus() {
-    const data = dataFor(state.view);
-    const hidden = data.nodes.get({ filter: (n) => n.hidden }).length;
+    const data = viewData(state.view), total = data.members.length, edges = data.edges.from.length;
     const what = state.view === "full"
-      ? "Full graph: " + plural(data.nodes.length, "node") + ", " + plural(data.edges.length, "edge")
-      : "Study network: " + plural(data.nodes.length, "study").replace("studys", "studies") + ", " + plural(data.edges.length, "link");
-    $("status").textContent = what + (hidden ? " (" + hidden + " hidden by the filter)" : "");
+      ? "Full graph: " + plural(total, "node") + ", " + plural(edges, "edge")
+      : "Study network: " + studies(total) + ", " + plural(edges, "link");
+    const hiddenHere = total - visibleCount();
+    const moving = edges > 20000 ? "; edges hide while the view moves" : "";
+    $("status").textContent = what + (hiddenHere ? " (" + hiddenHere.toLocaleString("en") + " hidden by the filter)" : "") + moving;
     $("view-full").setAttribute("aria-pressed", String(state.view === "full"));
     $("view-studies").setAttribute("aria-pressed", String(state.view === "studies"));
   }
@@ -154,8 +191,9 @@
   function switchView(view) {
     if (view === state.view) return;
     state.view = view;
-    network.setData(dataFor(view));
-    network.fit({ animation: false });
+    show(view);
+    network.select(isStudy(state.selected) || view === "full" ? state.selected : -1);
+    network.fit();
     hideTooltip();
     showStatus();
   }
@@ -164,23 +202,23 @@
 
   // ------------------------------------------------------------------------ legend / filter
   const kindCounts = KINDS.map(() => 0);
-  NODES.forEach((n) => { kindCounts[n[KIND]] += 1; });
+  for (let i = 0; i < N; i++) kindCounts[NODES.kind[i]] += 1;
   KINDS.forEach(([key, text, colour, shape], k) => {
     const box = el("input", { type: "checkbox", "data-kind": key });
     box.checked = true;
     box.addEventListener("change", () => setKindHidden(key, !box.checked));
     const swatch = el("span", { class: "swatch " + shape });
     swatch.style.background = colour;
-    $("kinds").append(el("li", null, el("label", null, box, swatch, text, el("span", { class: "count" }, kindCounts[k]))));
+    $("kinds").append(el("li", null, el("label", null, box, swatch, text, el("span", { class: "count" }, kindCounts[k].toLocaleString("en")))));
   });
 
   function setKindHidden(key, hide) {
     if (hide) state.hidden.add(key); else state.hidden.delete(key);
     const box = document.querySelector('#kinds input[data-kind="' + key + '"]');
     if (box) box.checked = !hide;
-    for (const data of Object.values(sets)) {
-      data.nodes.update(data.nodes.getIds().filter((i) => kindOf(i)[0] === key).map((i) => ({ id: i, hidden: hide })));
-    }
+    const k = KINDS.findIndex((kind) => kind[0] === key);
+    for (let i = 0; i < N; i++) if (NODES.kind[i] === k) hidden[i] = hide ? 1 : 0;
+    network.invalidate();
     showStatus();
   }
 
@@ -189,13 +227,19 @@
   const norm = (s) => String(s).toLocaleLowerCase().normalize("NFKC");
   let searchable = null; // built at the first search
 
-
-
   /** Node indexes matching `query`: exact label first, then label prefix, then anywhere. */
   function search(query, limit) {
     const q = norm(query).trim();
     if (!q) return [];
-    searchable = searchable || NODES.map((n) => [norm(n[EN]), norm(n[ZH]), norm(n[SEARCH])]);
+    if (!searchable) {
+      searchable = [];
+      for (let i = 0; i < N; i++) {
+        const extra = isStudy(i)
+          ? [STUDIES.title[study(i)], STUDIES.doi[study(i)], STUDIES.file[study(i)]].join(" ")
+          : NODES.search[i];
+        searchable.push([norm(NODES.en[i]), norm(zhOf(i)), norm(extra)]);
+      }
+    }
     const found = [];
     searchable.forEach(([en, zh, extra], i) => {
       let rank = -1;
@@ -215,7 +259,7 @@
     if (!$("search").value.trim()) { results.hidden = true; return; }
     if (!found.length) results.append(el("li", { class: "none" }, "No node matches."));
     for (const i of found) {
-      const text = label(i) + (NODES[i][ZH] ? " · " + NODES[i][ZH] : "") + " (" + kindOf(i)[1] + ")";
+      const text = label(i) + (zhOf(i) ? " · " + zhOf(i) : "") + " (" + kindOf(i)[1] + ")";
       results.append(el("li", { role: "option" }, el("button", { type: "button", onclick: () => { results.hidden = true; select(i); } }, text)));
     }
     results.hidden = false;
@@ -241,15 +285,15 @@
     const kind = kindOf(i)[0];
     if (state.hidden.has(kind)) setKindHidden(kind, false);
     state.selected = i;
-    network.selectNodes([i]);
+    network.select(i);
     // Zoom in only as far as needed to read labels around it (a big graph opens far zoomed out).
-    network.focus(i, { scale: Math.max(network.getScale(), 0.75), animation: false });
+    network.focus(i, Math.max(network.scale, 0.75));
     showNode(i);
   }
 
   // --------------------------------------------------------------------------- side panel
   const panel = $("panel"), body = $("panel-body");
-  $("panel-close").addEventListener("click", () => { panel.hidden = true; network.unselectAll(); });
+  $("panel-close").addEventListener("click", () => { panel.hidden = true; state.selected = -1; network.select(-1); });
 
   function openPanel(...children) {
     body.replaceChildren(...children);
@@ -271,16 +315,16 @@
 
   function showNode(i) {
     if (isStudy(i)) return showStudy(i);
-    const n = NODES[i];
-    const parts = [el("h2", null, n[EN])];
-    if (n[ZH]) parts.push(el("p", { class: "zh", lang: "zh" }, n[ZH]));
+    const parts = [el("h2", null, NODES.en[i])];
+    if (NODES.zh[i]) parts.push(el("p", { class: "zh", lang: "zh" }, NODES.zh[i]));
     parts.push(kindChip(i));
     // The studies that name it: from the study → node edges, each with its quoted words.
     const quoted = evidenceOf(i);
     const from = linksOf(i).in.filter(([s]) => isStudy(s)).map(([s]) => s);
-    for (const s of quoted.keys()) if (!from.includes(s)) from.push(s);
+    const listed = new Set(from);
+    for (const s of quoted.keys()) if (!listed.has(s)) from.push(s);
     from.sort((a, b) => label(a).localeCompare(label(b)) || a - b);
-    parts.push(el("h3", null, "In " + plural(from.length, "study").replace("studys", "studies")));
+    parts.push(el("h3", null, "In " + studies(from.length)));
     const list = el("ul", { class: "plain" });
     for (const s of from.slice(0, MAX_LISTED)) {
       const words = quoted.get(s);
@@ -288,7 +332,7 @@
         ...(words ? quotes(words) : [el("p", { class: "muted" }, "Inferred by the reasoner (no quote in the record).")])));
     }
     parts.push(list);
-    if (from.length > MAX_LISTED) parts.push(el("p", { class: "muted" }, "… and " + (from.length - MAX_LISTED) + " more."));
+    if (from.length > MAX_LISTED) parts.push(el("p", { class: "muted" }, "… and " + (from.length - MAX_LISTED).toLocaleString("en") + " more."));
     // Relations between actors (commissions from, partners with …), both ways.
     const related = [];
     for (const [other, rels] of linksOf(i).out) if (!isStudy(other)) related.push([rels.join(", "), other]);
@@ -301,7 +345,9 @@
   }
 
   function showStudy(i) {
-    const [, title, citation, doi, file, type, samples, discusses] = studies.get(i);
+    const r = study(i);
+    const title = STUDIES.title[r], citation = STUDIES.citation[r], doi = STUDIES.doi[r], file = STUDIES.file[r];
+    const type = STUDIES.type[r], samples = STUDIES.samples[r], discusses = STUDIES.discusses[r];
     const parts = [el("h2", null, title || label(i)), kindChip(i), " ", type === kindOf(i)[1] ? "" : el("span", { class: "muted" }, type)];
     parts.push(el("p", { class: citation ? "citation" : "citation muted" }, citation || "The record has no citation line."));
     if (doi) {
@@ -332,17 +378,22 @@
     openPanel(...parts);
   }
 
-  function showShared(edgeId) {
-    const [a, b] = DATA.studyEdges[edgeId];
+  function studyEdge(k) {
+    return [DATA.studyEdges[3 * k], DATA.studyEdges[3 * k + 1]];
+  }
+
+  function showShared(k) {
+    const [a, b] = studyEdge(k);
     const shared = sharedBy(a, b);
     openPanel(el("h2", null, "Shared by two studies"), el("p", null, nodeButton(a)), el("p", null, nodeButton(b)),
       el("h3", null, plural(shared.length, "concept") + " in common"),
       el("ul", { class: "plain" }, ...shared.map((c) => el("li", null, nodeButton(c), " ", el("span", { class: "muted" }, kindOf(c)[1])))));
   }
 
-  network.on("click", (params) => {
-    if (params.nodes.length) { state.selected = params.nodes[0]; showNode(params.nodes[0]); }
-    else if (params.edges.length && state.view === "studies") showShared(params.edges[0]);
+  network.on("click", ({ node, edge }) => {
+    state.selected = node;
+    if (node >= 0) showNode(node);
+    else if (edge >= 0 && state.view === "studies") showShared(edge);
   });
 
   // ------------------------------------------------------------------------------ tooltip
@@ -356,59 +407,50 @@
   }
   function hideTooltip() { tooltip.hidden = true; }
 
-  network.on("hoverNode", (params) => {
-    const i = params.node, n = NODES[i];
-    let text = label(i) + (n[ZH] ? " · " + n[ZH] : "") + "\n" + kindOf(i)[1];
-    if (!isStudy(i)) text += " · in " + plural(n[DEGREE], "study").replace("studys", "studies");
-    showTooltip(text, params.pointer.DOM);
-  });
-  network.on("hoverEdge", (params) => {
-    let text;
-    if (state.view === "studies") {
-      const [a, b] = DATA.studyEdges[params.edge];
+  network.on("hover", ({ node, edge, pointer }) => {
+    if (node >= 0) {
+      let text = label(node) + (zhOf(node) ? " · " + zhOf(node) : "") + "\n" + kindOf(node)[1];
+      if (!isStudy(node)) text += " · in " + studies(NODES.degree[node]);
+      showTooltip(text, pointer);
+    } else if (edge >= 0 && state.view === "studies") {
+      const [a, b] = studyEdge(edge);
       const shared = sharedBy(a, b);
       const names = shared.slice(0, 12).map(label).join(", ") + (shared.length > 12 ? ", …" : "");
-      text = label(a) + " and " + label(b) + " share " + plural(shared.length, "concept") + ":\n" + names;
+      showTooltip(label(a) + " and " + label(b) + " share " + plural(shared.length, "concept") + ":\n" + names, pointer);
+    } else if (edge >= 0) {
+      const { from, to, relations } = decodeEdges();
+      showTooltip(label(from[edge]) + " — " + relationLabels(relations[edge]).join(", ") + " → " + label(to[edge]), pointer);
     } else {
-      const [a, b, rels] = DATA.edges[params.edge];
-      text = label(a) + " — " + rels.map((r) => DATA.relations[r]).join(", ") + " → " + label(b);
+      hideTooltip();
     }
-    showTooltip(text, params.pointer.DOM);
   });
-  network.on("blurNode", hideTooltip);
-  network.on("blurEdge", hideTooltip);
-  network.on("dragStart", hideTooltip);
-  network.on("zoom", hideTooltip);
+  network.on("move", hideTooltip);
 
   // ------------------------------------------------------------------------------ startup
   showStatus();
-  network.fit({ animation: false });
+  network.fit();
   if (DATA.focus >= 0) select(DATA.focus);
-  network.once("afterDrawing", () => {
-    // The first frame is drawn and the handlers are live: the page is interactive.
-    window.__commkgReady = timings.ready = performance.now();
-    window.__commkgTimings = timings;
-    document.documentElement.setAttribute("data-ready", "true");
-  });
-  network.redraw();
+  network.draw(); // the first frame, now: the handlers are live, so the page is interactive
+  window.__commkgReady = timings.ready = performance.now();
+  window.__commkgTimings = timings;
+  document.documentElement.setAttribute("data-ready", "true");
 
   // A small API for tests and for people at the console; it reads, it never injects.
   window.commkg = Object.freeze({
     counts: () => {
-      const data = dataFor(state.view);
-      return { view: state.view, nodes: data.nodes.length, edges: data.edges.length,
-        visibleNodes: data.nodes.get({ filter: (n) => !n.hidden }).length };
+      const data = viewData(state.view);
+      return { view: state.view, nodes: data.members.length, edges: data.edges.from.length, visibleNodes: visibleCount() };
     },
     view: (view) => switchView(view),
-    index: (iri) => NODES.findIndex((n) => n[IRI] === iri),
-    select: (iri) => select(NODES.findIndex((n) => n[IRI] === iri)),
-    selected: () => (state.selected >= 0 ? NODES[state.selected][IRI] : null),
-    shared: (a, b) => sharedBy(NODES.findIndex((n) => n[IRI] === a), NODES.findIndex((n) => n[IRI] === b)).map((c) => NODES[c][IRI]),
+    index: indexOf,
+    select: (iri) => select(indexOf(iri)),
+    selected: () => (state.selected >= 0 ? NODES.iri[state.selected] : null),
+    shared: (a, b) => sharedBy(indexOf(a), indexOf(b)).map((c) => NODES.iri[c]),
     domPosition: (iri) => {
-      const i = NODES.findIndex((n) => n[IRI] === iri);
-      const box = container.getBoundingClientRect();
-      const p = network.canvasToDOM(network.getPositions([i])[i]);
+      const box = container.getBoundingClientRect(), p = network.toScreen(indexOf(iri));
       return { x: box.left + p.x, y: box.top + p.y };
     },
+    // Whether the edge layer is complete (big graphs draw their edges over a few frames).
+    edgesDrawn: () => network.edgeProgress >= network.edges.from.length,
   });
 })();

@@ -1,0 +1,529 @@
+/* commkg's graph renderer: nodes and edges drawn on a <canvas>, with pan, zoom, hover, click,
+ * node drag and selection. Written for this page instead of a general library: it keeps every
+ * node and edge in typed arrays and draws each kind of node as one path, so 10,000 nodes and
+ * 200,000 edges take milliseconds to set up and a frame or a few to draw.
+ *
+ * Three layers, composited on the visible canvas: edges, nodes (with labels), and an overlay
+ * for what is hovered or selected. Hovering and selecting redraw only the overlay. While the
+ * reader pans, zooms or drags, big graphs are drawn without their edges; once the view is still,
+ * the edges are drawn again a slice per frame, so the page never stops answering.
+ *
+ * Labels are drawn with fillText only: text is never parsed as markup. */
+(function () {
+  "use strict";
+
+  const EDGE_SLICE = 40000; // edges drawn per frame when the edge layer is redrawn
+  const MOVING_EDGE_LIMIT = 20000; // above it, edges are hidden while the view moves
+  const ARROW_LIMIT = 3000; // above it, edges are drawn without arrowheads
+  const LABEL_THRESHOLD = 5; // px: labels smaller than this on screen are not drawn
+  const MAX_LABELS = 2500; // labels drawn per frame at most (the biggest nodes first)
+  const MIN_NODE_PX = 1.5; // a node far zoomed out stays a visible dot
+  const CLICK_SLOP = 4; // px a press may move and still be a click
+  const HIT_EDGE_PX = 4; // px from an edge that still hovers it
+
+  class GraphView {
+    /**
+     * @param {HTMLElement} container  where the canvas goes (it fills it)
+     * @param {object} nodes  per node (index i): x, y (world units), radius (world units),
+     *   kind (index into `kinds`), label (string, may hold one "\n"), font (px), fontColor
+     *   (index into `fontColors`), hidden (Uint8Array, shared with the caller)
+     * @param {object} style  kinds: [{colour, shape}], fontColors: [css colour], edge colours
+     */
+    constructor(container, nodes, style) {
+      this.container = container;
+      this.n = nodes;
+      this.style = style;
+      this.canvas = document.createElement("canvas");
+      this.canvas.setAttribute("aria-hidden", "true");
+      this.canvas.style.display = "block";
+      this.canvas.style.touchAction = "none";
+      container.append(this.canvas);
+      this.ctx = this.canvas.getContext("2d");
+      this.layers = { edges: this._layer(), nodes: this._layer(), overlay: this._layer() };
+      this.members = new Int32Array(0); // nodes of the current view, in drawing order
+      this.edges = { from: new Int32Array(0), to: new Int32Array(0), width: null, arrows: false };
+      this.scale = 1;
+      this.tx = 0; // screen = world * scale + t
+      this.ty = 0;
+      this.selected = -1;
+      this.hoverNode = -1;
+      this.hoverEdge = -1;
+      this.moving = false;
+      this.handlers = { click: [], hover: [], move: [], drawn: [] };
+      this.dirty = { edges: true, nodes: true, overlay: true };
+      this.edgeProgress = 0; // edges already drawn into the edge layer
+      this.frame = 0;
+      this.adjacency = null;
+      this._size();
+      this._listen();
+      new ResizeObserver(() => { this._size(); this.invalidate(); }).observe(container);
+    }
+
+    on(event, handler) { this.handlers[event].push(handler); }
+    _emit(event, value) { for (const handler of this.handlers[event]) handler(value); }
+
+    _layer() {
+      const canvas = document.createElement("canvas");
+      return { canvas, ctx: canvas.getContext("2d") };
+    }
+
+    _size() {
+      const box = this.container.getBoundingClientRect();
+      const width = Math.max(1, box.width), height = Math.max(1, box.height);
+      if (this.width) { // keep what is at the centre there (the side panel opens and closes)
+        this.tx += (width - this.width) / 2;
+        this.ty += (height - this.height) / 2;
+      }
+      this.width = width;
+      this.height = height;
+      this.ratio = window.devicePixelRatio || 1;
+      for (const canvas of [this.canvas, ...Object.values(this.layers).map((l) => l.canvas)]) {
+        canvas.width = Math.round(this.width * this.ratio);
+        canvas.height = Math.round(this.height * this.ratio);
+      }
+      this.canvas.style.width = this.width + "px";
+      this.canvas.style.height = this.height + "px";
+    }
+
+    // ------------------------------------------------------------------------------ content
+    /** Show `members` (node indexes) and the edges from[k] → to[k]; width[k] in px (optional). */
+    setData(members, edges) {
+      this.members = members;
+      this.edges = edges;
+      this.adjacency = null;
+      this.hoverNode = this.hoverEdge = -1;
+      this.invalidate();
+    }
+
+    /** Nodes were hidden or shown (the caller changed nodes.hidden). */
+    invalidate() {
+      this.dirty.edges = this.dirty.nodes = this.dirty.overlay = true;
+      this.edgeProgress = 0;
+      this.requestDraw();
+    }
+
+    edgeVisible(k) {
+      const hidden = this.n.hidden;
+      return !hidden[this.edges.from[k]] && !hidden[this.edges.to[k]];
+    }
+
+    /** Edge indexes at node i in the current view (built on first use). */
+    edgesAt(i) {
+      if (!this.adjacency) {
+        const { from, to } = this.edges, count = new Int32Array(this.n.x.length + 1);
+        for (let k = 0; k < from.length; k++) { count[from[k] + 1]++; count[to[k] + 1]++; }
+        for (let i = 1; i < count.length; i++) count[i] += count[i - 1];
+        const list = new Int32Array(from.length * 2), fill = count.slice(0, -1);
+        for (let k = 0; k < from.length; k++) { list[fill[from[k]]++] = k; list[fill[to[k]]++] = k; }
+        this.adjacency = { start: count, list };
+      }
+      const { start, list } = this.adjacency;
+      return list.subarray(start[i], start[i + 1]);
+    }
+
+    // ----------------------------------------------------------------------------- viewing
+    toScreen(i) { return { x: this.n.x[i] * this.scale + this.tx, y: this.n.y[i] * this.scale + this.ty }; }
+
+    fit() {
+      let left = Infinity, right = -Infinity, top = Infinity, bottom = -Infinity;
+      const { x, y, radius, hidden } = this.n;
+      for (const i of this.members) {
+        if (hidden[i]) continue;
+        left = Math.min(left, x[i] - radius[i]); right = Math.max(right, x[i] + radius[i]);
+        top = Math.min(top, y[i] - radius[i]); bottom = Math.max(bottom, y[i] + radius[i]);
+      }
+      if (left > right) { left = right = top = bottom = 0; }
+      const scale = Math.min(1, 0.95 * Math.min(this.width / Math.max(right - left, 1), this.height / Math.max(bottom - top, 1)));
+      this.moveTo((left + right) / 2, (top + bottom) / 2, scale);
+    }
+
+    /** Put world point (x, y) at the centre of the view, at `scale`. */
+    moveTo(x, y, scale) {
+      this.scale = scale;
+      this.tx = this.width / 2 - x * scale;
+      this.ty = this.height / 2 - y * scale;
+      this.invalidate();
+    }
+
+    focus(i, scale) { this.moveTo(this.n.x[i], this.n.y[i], scale); }
+
+    select(i) {
+      this.selected = i;
+      this.dirty.overlay = true;
+      this.requestDraw();
+    }
+
+    // ----------------------------------------------------------------------------- drawing
+    requestDraw() {
+      if (!this.frame) this.frame = requestAnimationFrame(() => { this.frame = 0; this.draw(); });
+    }
+
+    /** Draw now (what is due), and ask for another frame while edges are still to draw. */
+    draw() {
+      const edgeCount = this.edges.from.length;
+      const skipEdges = this.moving && edgeCount > MOVING_EDGE_LIMIT;
+      if (this.dirty.edges) {
+        this._clear(this.layers.edges);
+        this.dirty.edges = false;
+        this.edgeProgress = skipEdges ? edgeCount : 0;
+      }
+      if (this.edgeProgress < edgeCount) {
+        const end = Math.min(edgeCount, this.edgeProgress + (edgeCount > EDGE_SLICE * 1.5 ? EDGE_SLICE : edgeCount));
+        this._drawEdges(this.layers.edges.ctx, this.edgeProgress, end);
+        this.edgeProgress = end;
+        if (end < edgeCount) this.requestDraw();
+      }
+      if (this.dirty.nodes) { this._drawNodes(); this.dirty.nodes = false; }
+      if (this.dirty.overlay) { this._drawOverlay(); this.dirty.overlay = false; }
+      const ctx = this.ctx;
+      ctx.setTransform(1, 0, 0, 1, 0, 0);
+      ctx.fillStyle = "#ffffff";
+      ctx.fillRect(0, 0, this.canvas.width, this.canvas.height);
+      ctx.drawImage(this.layers.edges.canvas, 0, 0);
+      ctx.drawImage(this.layers.nodes.canvas, 0, 0);
+      ctx.drawImage(this.layers.overlay.canvas, 0, 0);
+      this._emit("drawn", { edgesPending: this.edgeProgress < edgeCount });
+    }
+
+    _clear(layer) {
+      layer.ctx.setTransform(1, 0, 0, 1, 0, 0);
+      layer.ctx.clearRect(0, 0, layer.canvas.width, layer.canvas.height);
+    }
+
+    /** The world transform on a layer. */
+    _world(ctx) {
+      const r = this.ratio;
+      ctx.setTransform(r * this.scale, 0, 0, r * this.scale, r * this.tx, r * this.ty);
+    }
+
+    /** The visible rectangle in world units, with a margin. */
+    _viewBox(margin) {
+      const m = margin / this.scale;
+      return { left: -this.tx / this.scale - m, top: -this.ty / this.scale - m,
+        right: (this.width - this.tx) / this.scale + m, bottom: (this.height - this.ty) / this.scale + m };
+    }
+
+    _drawEdges(ctx, begin, end) {
+      const { from, to, width } = this.edges, { x, y, hidden } = this.n;
+      const box = this._viewBox(10);
+      this._world(ctx);
+      ctx.strokeStyle = this.style.edge;
+      ctx.lineCap = "butt";
+      // One path per width (the study network has a few); a path of 40,000 lines strokes fast.
+      const byWidth = new Map();
+      for (let k = begin; k < end; k++) {
+        const a = from[k], b = to[k];
+        if (hidden[a] || hidden[b]) continue;
+        const xa = x[a], ya = y[a], xb = x[b], yb = y[b];
+        if ((xa < box.left && xb < box.left) || (xa > box.right && xb > box.right) ||
+            (ya < box.top && yb < box.top) || (ya > box.bottom && yb > box.bottom)) continue;
+        const w = width ? width[k] : 1;
+        let path = byWidth.get(w);
+        if (!path) { path = new Path2D(); byWidth.set(w, path); }
+        path.moveTo(xa, ya);
+        path.lineTo(xb, yb);
+      }
+      for (const [w, path] of byWidth) {
+        ctx.lineWidth = w / this.scale; // edge widths are screen pixels
+        ctx.stroke(path);
+      }
+      if (this.edges.arrows && this.edges.from.length <= ARROW_LIMIT) {
+        ctx.fillStyle = this.style.edge;
+        for (let k = begin; k < end; k++) if (this.edgeVisible(k)) this._arrow(ctx, k, 1);
+      }
+    }
+
+    /** An arrowhead at the edge's target, at the rim of the node. */
+    _arrow(ctx, k, grow) {
+      const a = this.edges.from[k], b = this.edges.to[k], { x, y } = this.n;
+      const dx = x[b] - x[a], dy = y[b] - y[a], length = Math.hypot(dx, dy);
+      if (length < 1e-6) return;
+      const ux = dx / length, uy = dy / length, rim = this._radiusOnScreen(b) / this.scale;
+      const size = 7 * grow / this.scale;
+      const tipX = x[b] - ux * rim, tipY = y[b] - uy * rim;
+      ctx.beginPath();
+      ctx.moveTo(tipX, tipY);
+      ctx.lineTo(tipX - ux * size - uy * size * 0.5, tipY - uy * size + ux * size * 0.5);
+      ctx.lineTo(tipX - ux * size + uy * size * 0.5, tipY - uy * size - ux * size * 0.5);
+      ctx.closePath();
+      ctx.fill();
+    }
+
+    _radiusOnScreen(i) { return Math.max(this.n.radius[i] * this.scale, MIN_NODE_PX); }
+
+    /** The outline of node i into `path` (world units). */
+    _shape(path, i, grow) {
+      const x = this.n.x[i], y = this.n.y[i], r = this._radiusOnScreen(i) / this.scale + grow;
+      const shape = this.style.kinds[this.n.kind[i]].shape;
+      if (shape === "square") {
+        path.rect(x - r, y - r, 2 * r, 2 * r);
+      } else if (shape === "diamond") {
+        path.moveTo(x, y - r); path.lineTo(x + r, y); path.lineTo(x, y + r); path.lineTo(x - r, y); path.closePath();
+      } else {
+        path.moveTo(x + r, y);
+        path.arc(x, y, r, 0, 2 * Math.PI);
+      }
+    }
+
+    _drawNodes() {
+      const layer = this.layers.nodes, ctx = layer.ctx, { x, y, kind, hidden } = this.n;
+      this._clear(layer);
+      this._world(ctx);
+      const box = this._viewBox(40), kinds = this.style.kinds;
+      const paths = kinds.map(() => new Path2D()), shown = [];
+      for (const i of this.members) {
+        if (hidden[i] || x[i] < box.left || x[i] > box.right || y[i] < box.top || y[i] > box.bottom) continue;
+        this._shape(paths[kind[i]], i, 0);
+        shown.push(i);
+      }
+      ctx.lineWidth = 1 / this.scale;
+      ctx.strokeStyle = this.style.border;
+      kinds.forEach((k, j) => {
+        ctx.fillStyle = k.colour;
+        ctx.fill(paths[j]);
+        if (this.scale > 0.15) ctx.stroke(paths[j]); // borders only where they can be seen
+      });
+      this._drawLabels(ctx, shown);
+    }
+
+    _drawLabels(ctx, shown) {
+      const { font, label, fontColor } = this.n;
+      let readable = shown.filter((i) => font[i] * this.scale >= LABEL_THRESHOLD && label[i]);
+      if (readable.length > MAX_LABELS) {
+        readable.sort((a, b) => font[b] - font[a] || this.n.radius[b] - this.n.radius[a] || a - b);
+        readable = readable.slice(0, MAX_LABELS);
+      }
+      const r = this.ratio;
+      ctx.setTransform(r, 0, 0, r, 0, 0); // text in screen pixels: crisp at any zoom
+      ctx.textAlign = "center";
+      ctx.textBaseline = "top";
+      ctx.lineJoin = "round";
+      ctx.lineWidth = 3;
+      ctx.strokeStyle = "#ffffff";
+      for (const i of readable) {
+        const size = font[i] * this.scale, p = this.toScreen(i);
+        ctx.font = size.toFixed(1) + "px " + this.style.fontFace;
+        ctx.fillStyle = this.style.fontColors[fontColor[i]];
+        let top = p.y + this._radiusOnScreen(i) + 2;
+        for (const line of label[i].split("\n")) {
+          ctx.strokeText(line, p.x, top);
+          ctx.fillText(line, p.x, top);
+          top += size * 1.15;
+        }
+      }
+    }
+
+    _drawOverlay() {
+      const layer = this.layers.overlay, ctx = layer.ctx;
+      this._clear(layer);
+      this._world(ctx);
+      const s = this.selected, edges = this.edges;
+      if (s >= 0 && !this.n.hidden[s] && this._inView(s)) {
+        const path = new Path2D();
+        const at = this.edgesAt(s);
+        for (const k of at) {
+          if (!this.edgeVisible(k)) continue;
+          path.moveTo(this.n.x[edges.from[k]], this.n.y[edges.from[k]]);
+          path.lineTo(this.n.x[edges.to[k]], this.n.y[edges.to[k]]);
+        }
+        ctx.strokeStyle = this.style.edgeSelected;
+        ctx.lineWidth = 2 / this.scale;
+        ctx.stroke(path);
+        if (edges.arrows && at.length <= ARROW_LIMIT) {
+          ctx.fillStyle = this.style.edgeSelected;
+          for (const k of at) if (this.edgeVisible(k)) this._arrow(ctx, k, 1.2);
+        }
+      }
+      if (this.hoverEdge >= 0 && this.hoverEdge < edges.from.length) {
+        const k = this.hoverEdge, a = edges.from[k], b = edges.to[k];
+        ctx.beginPath();
+        ctx.moveTo(this.n.x[a], this.n.y[a]);
+        ctx.lineTo(this.n.x[b], this.n.y[b]);
+        ctx.strokeStyle = this.style.edgeHover;
+        ctx.lineWidth = ((edges.width ? edges.width[k] : 1) + 1) / this.scale;
+        ctx.stroke();
+      }
+      for (const i of [s, this.hoverNode]) {
+        if (i < 0 || this.n.hidden[i] || !this._inView(i)) continue;
+        const path = new Path2D();
+        this._shape(path, i, 0);
+        ctx.fillStyle = this.style.kinds[this.n.kind[i]].colour;
+        ctx.fill(path);
+        ctx.strokeStyle = "#000000";
+        ctx.lineWidth = (i === s ? 3 : 2) / this.scale;
+        ctx.stroke(path);
+      }
+    }
+
+    _inView(i) {
+      return this.members.length > 0 && this._member(i);
+    }
+
+    _member(i) {
+      if (!this.memberSet || this.memberSet.source !== this.members) {
+        const set = new Uint8Array(this.n.x.length);
+        for (const j of this.members) set[j] = 1;
+        this.memberSet = { source: this.members, set };
+      }
+      return this.memberSet.set[i] === 1;
+    }
+
+    // ----------------------------------------------------------------------------- hit test
+    /** The node under screen point (px, py), -1 for none: the nearest whose shape holds it. */
+    nodeAt(px, py) {
+      const wx = (px - this.tx) / this.scale, wy = (py - this.ty) / this.scale;
+      const { x, y, hidden } = this.n;
+      let best = -1, bestDistance = Infinity;
+      for (const i of this.members) {
+        if (hidden[i]) continue;
+        const r = this._radiusOnScreen(i) / this.scale + 2 / this.scale;
+        const dx = x[i] - wx, dy = y[i] - wy;
+        if (Math.abs(dx) > r || Math.abs(dy) > r) continue;
+        const d = dx * dx + dy * dy;
+        if (d <= r * r * 2 && d < bestDistance) { best = i; bestDistance = d; }
+      }
+      return best;
+    }
+
+    /** The edge under screen point (px, py), -1 for none (only where edges are drawn). */
+    edgeAt(px, py) {
+      if (this.moving) return -1;
+      const wx = (px - this.tx) / this.scale, wy = (py - this.ty) / this.scale;
+      const { from, to, width } = this.edges, { x, y, hidden } = this.n;
+      let best = -1, bestDistance = Infinity;
+      for (let k = 0; k < from.length; k++) {
+        const a = from[k], b = to[k];
+        if (hidden[a] || hidden[b]) continue;
+        const reach = (HIT_EDGE_PX + (width ? width[k] / 2 : 0.5)) / this.scale;
+        const xa = x[a], ya = y[a], xb = x[b], yb = y[b];
+        if ((wx < xa - reach && wx < xb - reach) || (wx > xa + reach && wx > xb + reach) ||
+            (wy < ya - reach && wy < yb - reach) || (wy > ya + reach && wy > yb + reach)) continue;
+        const dx = xb - xa, dy = yb - ya, length2 = dx * dx + dy * dy;
+        const t = length2 ? Math.max(0, Math.min(1, ((wx - xa) * dx + (wy - ya) * dy) / length2)) : 0;
+        const ex = xa + t * dx - wx, ey = ya + t * dy - wy, d = ex * ex + ey * ey;
+        if (d <= reach * reach && d < bestDistance) { best = k; bestDistance = d; }
+      }
+      return best;
+    }
+
+    // ----------------------------------------------------------------------------- input
+    _point(event) {
+      const box = this.canvas.getBoundingClientRect();
+      return { x: event.clientX - box.left, y: event.clientY - box.top };
+    }
+
+    _listen() {
+      const canvas = this.canvas, pointers = new Map();
+      let press = null; // {start, last, node, moved}
+      let pinch = null;
+      let settle = 0;
+      const startMoving = () => {
+        if (!this.moving) { this.moving = true; this._emit("move", null); }
+        clearTimeout(settle);
+      };
+      const stopMoving = () => {
+        clearTimeout(settle);
+        settle = setTimeout(() => { this.moving = false; this.invalidate(); }, 160);
+      };
+
+      canvas.addEventListener("pointerdown", (event) => {
+        canvas.setPointerCapture(event.pointerId);
+        const p = this._point(event);
+        pointers.set(event.pointerId, p);
+        if (pointers.size === 2) {
+          const [a, b] = [...pointers.values()];
+          pinch = { distance: Math.hypot(a.x - b.x, a.y - b.y), scale: this.scale };
+          press = null;
+          return;
+        }
+        press = { start: p, last: p, node: this.nodeAt(p.x, p.y), moved: false };
+      });
+
+      canvas.addEventListener("pointermove", (event) => {
+        const p = this._point(event);
+        if (pointers.has(event.pointerId)) pointers.set(event.pointerId, p);
+        if (pinch && pointers.size === 2) {
+          const [a, b] = [...pointers.values()];
+          const distance = Math.hypot(a.x - b.x, a.y - b.y);
+          startMoving();
+          this._zoomAt((a.x + b.x) / 2, (a.y + b.y) / 2, pinch.scale * distance / Math.max(pinch.distance, 1));
+          return;
+        }
+        if (press) {
+          if (!press.moved && Math.hypot(p.x - press.start.x, p.y - press.start.y) < CLICK_SLOP) return;
+          press.moved = true;
+          startMoving();
+          if (press.node >= 0) { // drag the node
+            this.n.x[press.node] = (p.x - this.tx) / this.scale;
+            this.n.y[press.node] = (p.y - this.ty) / this.scale;
+          } else {
+            this.tx += p.x - press.last.x;
+            this.ty += p.y - press.last.y;
+          }
+          press.last = p;
+          this.invalidate();
+          return;
+        }
+        this._hover(p);
+      });
+
+      const release = (event) => {
+        pointers.delete(event.pointerId);
+        if (pointers.size < 2) pinch = null;
+        if (press && !press.moved && event.type === "pointerup") {
+          const p = this._point(event);
+          const node = this.nodeAt(p.x, p.y);
+          const edge = node < 0 ? this.edgeAt(p.x, p.y) : -1;
+          this.select(node);
+          this._emit("click", { node, edge, pointer: p });
+        } else if (this.moving) {
+          stopMoving();
+        }
+        press = null;
+      };
+      canvas.addEventListener("pointerup", release);
+      canvas.addEventListener("pointercancel", release);
+      canvas.addEventListener("pointerleave", () => { if (!press) this._setHover(-1, -1, null); });
+
+      canvas.addEventListener("wheel", (event) => {
+        event.preventDefault();
+        const p = this._point(event);
+        startMoving();
+        this._zoomAt(p.x, p.y, this.scale * Math.exp(-event.deltaY * (event.deltaMode === 1 ? 0.05 : 0.0015)));
+        stopMoving();
+      }, { passive: false });
+    }
+
+    _zoomAt(px, py, scale) {
+      scale = Math.min(8, Math.max(0.005, scale));
+      const wx = (px - this.tx) / this.scale, wy = (py - this.ty) / this.scale;
+      this.scale = scale;
+      this.tx = px - wx * scale;
+      this.ty = py - wy * scale;
+      this.invalidate();
+    }
+
+    _hover(p) {
+      if (this.hoverPending) { this.hoverPending = p; return; }
+      this.hoverPending = p;
+      requestAnimationFrame(() => {
+        const q = this.hoverPending;
+        this.hoverPending = null;
+        const node = this.nodeAt(q.x, q.y);
+        this._setHover(node, node < 0 ? this.edgeAt(q.x, q.y) : -1, q);
+      });
+    }
+
+    _setHover(node, edge, pointer) {
+      if (node === this.hoverNode && edge === this.hoverEdge) return;
+      this.hoverNode = node;
+      this.hoverEdge = edge;
+      this.canvas.style.cursor = node >= 0 ? "pointer" : "";
+      this.dirty.overlay = true;
+      this.requestDraw();
+      this._emit("hover", { node, edge, pointer });
+    }
+  }
+
+  window.CommkgGraph = GraphView;
+})();
