@@ -175,7 +175,106 @@ def test_the_attack_record_shows_as_text_and_runs_nothing(page):
         assert payload in text
     assert EVIL_NAME in text
     assert page.js("document.querySelectorAll('#panel img, #panel script, body img').length") == 0
-    assert page.js("document.scripts.length") == 3  # the data block, vis-network, the page's own
+    assert page.js("document.scripts.length") == 3  # the data block, the renderer, the page's own
     page.page.mouse.move(10, 10)
     page.assert_clean()
 
+
+
+# --------------------------------------------------------------------------- the renderer
+
+def _node_between(page, a: str, b: str) -> dict:
+    pa = page.js("(iri) => window.commkg.domPosition(iri)", a)
+    pb = page.js("(iri) => window.commkg.domPosition(iri)", b)
+    return {"x": (pa["x"] + pb["x"]) / 2, "y": (pa["y"] + pb["y"]) / 2}
+
+
+def test_hovering_a_node_shows_its_summary(page):
+    page.js("(iri) => window.commkg.select(iri)", RDT)
+    where = page.js("(iri) => window.commkg.domPosition(iri)", RDT)
+    page.page.mouse.move(where["x"] + 40, where["y"] + 40)
+    page.page.mouse.move(where["x"], where["y"])
+    tooltip = page.page.locator("#tooltip")
+    tooltip.wait_for(state="visible")
+    assert "resource dependency theory" in tooltip.inner_text() and "Theory" in tooltip.inner_text()
+    page.page.mouse.move(5, 5)  # off the graph: the tooltip goes
+    tooltip.wait_for(state="hidden")
+    page.assert_clean()
+
+
+def test_dragging_the_background_pans_and_the_wheel_zooms(page):
+    page.js("(iri) => window.commkg.select(iri)", RDT)
+    page.page.click("#panel-close")
+    box = page.page.locator("#network").bounding_box()
+    # A spot with no node under it: the network's top-left corner after zooming out a little.
+    page.page.mouse.move(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
+    page.page.mouse.wheel(0, 400)
+    before = page.js("(iri) => window.commkg.domPosition(iri)", RDT)
+    page.page.mouse.move(box["x"] + 8, box["y"] + 8)
+    page.page.mouse.down()
+    page.page.mouse.move(box["x"] + 58, box["y"] + 38, steps=5)
+    page.page.mouse.up()
+    after = page.js("(iri) => window.commkg.domPosition(iri)", RDT)
+    assert abs(after["x"] - before["x"] - 50) < 1 and abs(after["y"] - before["y"] - 30) < 1
+    # Zooming in about the pointer spreads nodes apart.
+    other = BMC_STUDY
+    spread = lambda: abs(page.js("(iri) => window.commkg.domPosition(iri)", RDT)["x"]
+                         - page.js("(iri) => window.commkg.domPosition(iri)", other)["x"])
+    wide = spread()
+    page.page.mouse.move(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
+    page.page.mouse.wheel(0, -300)
+    assert spread() > wide * 1.2
+    page.assert_clean()
+
+
+def test_clicking_a_study_network_link_names_what_the_two_share(page, evil_page_file):
+    _, projection = evil_page_file
+    page.page.click("#view-studies")
+    (a, b), shared = max(projection.links.items(), key=lambda item: len(item[1]))
+    page.js("(iri) => window.commkg.select(iri)", a)  # bring it into view, zoomed in
+    page.page.click("#panel-close")
+    where = _node_between(page, a, b)
+    page.page.mouse.click(where["x"], where["y"])
+    text = page.panel_text()
+    assert "Shared by two studies" in text and f"{len(shared)} concept" in text
+    for concept in shared:
+        assert projection.nodes[concept].en in text
+    page.assert_clean()
+
+
+def _big_projection(studies: int, concepts: int, per_study: int) -> visual.Projection:
+    """A projection made directly (no RDF): `studies` studies naming `per_study` of `concepts`
+    concepts each, for the renderer's big-graph behaviour."""
+    names = [f"https://example.org/concept/{j:03d}" for j in range(concepts)]
+    nodes = {c: visual.Node(c, "method", f"method {j}", "") for j, c in enumerate(names)}
+    edges, info = {}, {}
+    for i in range(studies):
+        study = f"https://example.org/study/{i:05d}"
+        nodes[study] = visual.Node(study, "study", f"study {i}", "")
+        info[study] = visual.Study(f"Study {i}", "", "", f"{i}.txt", "Article", (), ())
+        for j in range(per_study):
+            edges[study, names[(i * 7 + j * 13) % concepts]] = frozenset({"uses method"})
+    links = visual.study_links(visual.shared_concepts(edges, info))
+    return visual.Projection(nodes=nodes, edges=edges, links=links, studies_info=info)
+
+
+def test_a_big_full_graph_draws_every_edge_and_says_edges_hide_while_moving(browser, tmp_path):
+    projection = _big_projection(2000, 40, 15)
+    assert len(projection.edges) > 20_000
+    path = tmp_path / "big.html"
+    path.write_text(visual.render_data(visual.page_data(projection, title="big")), encoding="utf-8")
+    watched = Watched(browser, path)
+    try:
+        assert watched.js("window.commkg.counts()")["view"] == "studies"
+        watched.page.click("#view-full")
+        counts = watched.js("window.commkg.counts()")
+        assert (counts["nodes"], counts["edges"]) == (len(projection.nodes), len(projection.edges))
+        assert "edges hide while the view moves" in watched.page.locator("#status").inner_text()
+        for _ in range(100):  # polled: wait_for_function evaluates a string, which the CSP forbids
+            if watched.js("window.commkg.edgesDrawn()"):
+                break
+            watched.page.wait_for_timeout(50)
+        assert watched.js("window.commkg.edgesDrawn()")
+        watched.assert_clean()
+    finally:
+        watched.page.close()

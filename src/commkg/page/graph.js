@@ -17,17 +17,18 @@
   const ARROW_LIMIT = 3000; // above it, edges are drawn without arrowheads
   const LABEL_THRESHOLD = 5; // px: labels smaller than this on screen are not drawn
   const MAX_LABELS = 2500; // labels drawn per frame at most (the biggest nodes first)
-  const MIN_NODE_PX = 1.5; // a node far zoomed out stays a visible dot
   const CLICK_SLOP = 4; // px a press may move and still be a click
   const HIT_EDGE_PX = 4; // px from an edge that still hovers it
 
   class GraphView {
     /**
      * @param {HTMLElement} container  where the canvas goes (it fills it)
-     * @param {object} nodes  per node (index i): x, y (world units), radius (world units),
-     *   kind (index into `kinds`), label (string, may hold one "\n"), font (px), fontColor
+     * @param {object} nodes  per node (index i): x, y (world units), radius (world units) and
+     *   minRadius (px: far zoomed out, a node stays this big), kind (index into `kinds`), label
+     *   (string, may hold one "\n"), font (world units) and minFont (px, 0 for none), fontColor
      *   (index into `fontColors`), hidden (Uint8Array, shared with the caller)
-     * @param {object} style  kinds: [{colour, shape}], fontColors: [css colour], edge colours
+     * @param {object} style  kinds: [{colour, shape}], fontColors: [css colour], edgeLevels:
+     *   [css colour] (an edge's level picks its colour), edge colours when selected or hovered
      */
     constructor(container, nodes, style) {
       this.container = container;
@@ -41,7 +42,7 @@
       this.ctx = this.canvas.getContext("2d");
       this.layers = { edges: this._layer(), nodes: this._layer(), overlay: this._layer() };
       this.members = new Int32Array(0); // nodes of the current view, in drawing order
-      this.edges = { from: new Int32Array(0), to: new Int32Array(0), width: null, arrows: false };
+      this.edges = { from: new Int32Array(0), to: new Int32Array(0), level: null, arrows: false };
       this.scale = 1;
       this.tx = 0; // screen = world * scale + t
       this.ty = 0;
@@ -56,7 +57,9 @@
       this.adjacency = null;
       this._size();
       this._listen();
-      new ResizeObserver(() => { this._size(); this.invalidate(); }).observe(container);
+      // (It also reports the first size, unchanged: resizing a canvas clears it, so only a
+      // real change redraws.)
+      new ResizeObserver(() => { if (this._size()) this.invalidate(); }).observe(container);
     }
 
     on(event, handler) { this.handlers[event].push(handler); }
@@ -67,9 +70,11 @@
       return { canvas, ctx: canvas.getContext("2d") };
     }
 
+    /** Fit the canvases to the container; false when nothing changed. */
     _size() {
       const box = this.container.getBoundingClientRect();
       const width = Math.max(1, box.width), height = Math.max(1, box.height);
+      if (width === this.width && height === this.height && this.ratio === (window.devicePixelRatio || 1)) return false;
       if (this.width) { // keep what is at the centre there (the side panel opens and closes)
         this.tx += (width - this.width) / 2;
         this.ty += (height - this.height) / 2;
@@ -83,10 +88,11 @@
       }
       this.canvas.style.width = this.width + "px";
       this.canvas.style.height = this.height + "px";
+      return true;
     }
 
     // ------------------------------------------------------------------------------ content
-    /** Show `members` (node indexes) and the edges from[k] → to[k]; width[k] in px (optional). */
+    /** Show `members` (node indexes) and the edges from[k] → to[k] (level[k]: their colour). */
     setData(members, edges) {
       this.members = members;
       this.edges = edges;
@@ -190,10 +196,10 @@
       layer.ctx.clearRect(0, 0, layer.canvas.width, layer.canvas.height);
     }
 
-    /** The world transform on a layer. */
-    _world(ctx) {
+    /** Screen pixels on a layer (its canvas has devicePixelRatio pixels to one). */
+    _screen(ctx) {
       const r = this.ratio;
-      ctx.setTransform(r * this.scale, 0, 0, r * this.scale, r * this.tx, r * this.ty);
+      ctx.setTransform(r, 0, 0, r, 0, 0);
     }
 
     /** The visible rectangle in world units, with a margin. */
@@ -204,43 +210,40 @@
     }
 
     _drawEdges(ctx, begin, end) {
-      const { from, to, width } = this.edges, { x, y, hidden } = this.n;
-      const box = this._viewBox(10);
-      this._world(ctx);
-      ctx.strokeStyle = this.style.edge;
+      const { from, to, level } = this.edges, { x, y, hidden } = this.n;
+      const box = this._viewBox(10), scale = this.scale, tx = this.tx, ty = this.ty;
+      // Screen coordinates, one pixel wide, one path per colour: software rendering strokes a
+      // pixel-wide line in screen space ten times faster than a scaled or wider one, and
+      // 40,000 lines in one path stroke at once.
+      this._screen(ctx);
       ctx.lineCap = "butt";
-      // One path per width (the study network has a few); a path of 40,000 lines strokes fast.
-      const byWidth = new Map();
+      ctx.lineWidth = 1;
+      const paths = this.style.edgeLevels.map(() => new Path2D());
       for (let k = begin; k < end; k++) {
         const a = from[k], b = to[k];
         if (hidden[a] || hidden[b]) continue;
         const xa = x[a], ya = y[a], xb = x[b], yb = y[b];
         if ((xa < box.left && xb < box.left) || (xa > box.right && xb > box.right) ||
             (ya < box.top && yb < box.top) || (ya > box.bottom && yb > box.bottom)) continue;
-        const w = width ? width[k] : 1;
-        let path = byWidth.get(w);
-        if (!path) { path = new Path2D(); byWidth.set(w, path); }
-        path.moveTo(xa, ya);
-        path.lineTo(xb, yb);
+        const path = paths[level ? level[k] : 0];
+        path.moveTo(xa * scale + tx, ya * scale + ty);
+        path.lineTo(xb * scale + tx, yb * scale + ty);
       }
-      for (const [w, path] of byWidth) {
-        ctx.lineWidth = w / this.scale; // edge widths are screen pixels
-        ctx.stroke(path);
-      }
+      paths.forEach((path, j) => { ctx.strokeStyle = this.style.edgeLevels[j]; ctx.stroke(path); });
       if (this.edges.arrows && this.edges.from.length <= ARROW_LIMIT) {
-        ctx.fillStyle = this.style.edge;
+        ctx.fillStyle = this.style.edgeLevels[0];
         for (let k = begin; k < end; k++) if (this.edgeVisible(k)) this._arrow(ctx, k, 1);
       }
     }
 
-    /** An arrowhead at the edge's target, at the rim of the node. */
+    /** An arrowhead at the edge's target, at the rim of the node (screen coordinates). */
     _arrow(ctx, k, grow) {
-      const a = this.edges.from[k], b = this.edges.to[k], { x, y } = this.n;
-      const dx = x[b] - x[a], dy = y[b] - y[a], length = Math.hypot(dx, dy);
+      const a = this.toScreen(this.edges.from[k]), b = this.toScreen(this.edges.to[k]);
+      const dx = b.x - a.x, dy = b.y - a.y, length = Math.hypot(dx, dy);
       if (length < 1e-6) return;
-      const ux = dx / length, uy = dy / length, rim = this._radiusOnScreen(b) / this.scale;
-      const size = 7 * grow / this.scale;
-      const tipX = x[b] - ux * rim, tipY = y[b] - uy * rim;
+      const ux = dx / length, uy = dy / length, rim = this._radiusOnScreen(this.edges.to[k]);
+      const size = 7 * grow;
+      const tipX = b.x - ux * rim, tipY = b.y - uy * rim;
       ctx.beginPath();
       ctx.moveTo(tipX, tipY);
       ctx.lineTo(tipX - ux * size - uy * size * 0.5, tipY - uy * size + ux * size * 0.5);
@@ -249,11 +252,14 @@
       ctx.fill();
     }
 
-    _radiusOnScreen(i) { return Math.max(this.n.radius[i] * this.scale, MIN_NODE_PX); }
+    _radiusOnScreen(i) { return Math.max(this.n.radius[i] * this.scale, this.n.minRadius[i]); }
+    _fontOnScreen(i) { return Math.max(this.n.font[i] * this.scale, this.n.minFont[i]); }
 
-    /** The outline of node i into `path` (world units). */
+    /** The outline of node i into `path`, in screen coordinates (like every drawing here:
+     * software rendering is much slower under a scaling transform). */
     _shape(path, i, grow) {
-      const x = this.n.x[i], y = this.n.y[i], r = this._radiusOnScreen(i) / this.scale + grow;
+      const x = this.n.x[i] * this.scale + this.tx, y = this.n.y[i] * this.scale + this.ty;
+      const r = this._radiusOnScreen(i) + grow;
       const shape = this.style.kinds[this.n.kind[i]].shape;
       if (shape === "square") {
         path.rect(x - r, y - r, 2 * r, 2 * r);
@@ -268,7 +274,7 @@
     _drawNodes() {
       const layer = this.layers.nodes, ctx = layer.ctx, { x, y, kind, hidden } = this.n;
       this._clear(layer);
-      this._world(ctx);
+      this._screen(ctx);
       const box = this._viewBox(40), kinds = this.style.kinds;
       const paths = kinds.map(() => new Path2D()), shown = [];
       for (const i of this.members) {
@@ -276,7 +282,7 @@
         this._shape(paths[kind[i]], i, 0);
         shown.push(i);
       }
-      ctx.lineWidth = 1 / this.scale;
+      ctx.lineWidth = 1;
       ctx.strokeStyle = this.style.border;
       kinds.forEach((k, j) => {
         ctx.fillStyle = k.colour;
@@ -286,48 +292,81 @@
       this._drawLabels(ctx, shown);
     }
 
+    /** Labels of the nodes `shown`, biggest first; a label that would overlap one already
+     * drawn is left out (zoom in to see it), so crowded hubs stay readable. */
     _drawLabels(ctx, shown) {
-      const { font, label, fontColor } = this.n;
-      let readable = shown.filter((i) => font[i] * this.scale >= LABEL_THRESHOLD && label[i]);
-      if (readable.length > MAX_LABELS) {
-        readable.sort((a, b) => font[b] - font[a] || this.n.radius[b] - this.n.radius[a] || a - b);
-        readable = readable.slice(0, MAX_LABELS);
+      const readable = shown.filter((i) => this._fontOnScreen(i) >= LABEL_THRESHOLD && this.n.label[i]);
+      readable.sort((a, b) => this._fontOnScreen(b) - this._fontOnScreen(a) || this.n.radius[b] - this.n.radius[a] || a - b);
+      const taken = new Map(); // grid cell → label boxes in it
+      const CELL = 64;
+      const cells = (box, add) => {
+        for (let cx = Math.floor(box.left / CELL); cx <= Math.floor(box.right / CELL); cx++) {
+          for (let cy = Math.floor(box.top / CELL); cy <= Math.floor(box.bottom / CELL); cy++) {
+            const key = cx + "," + cy;
+            if (add) { if (!taken.has(key)) taken.set(key, []); taken.get(key).push(box); continue; }
+            for (const other of taken.get(key) || []) {
+              if (box.left < other.right && other.left < box.right && box.top < other.bottom && other.top < box.bottom) return true;
+            }
+          }
+        }
+        return false;
+      };
+      this._labelStyle(ctx);
+      let drawn = 0;
+      for (const i of readable) {
+        if (drawn >= MAX_LABELS) break;
+        const box = this._labelBox(ctx, i);
+        if (cells(box, false)) continue;
+        cells(box, true);
+        this._label(ctx, i, box);
+        drawn++;
       }
-      const r = this.ratio;
-      ctx.setTransform(r, 0, 0, r, 0, 0); // text in screen pixels: crisp at any zoom
+    }
+
+    _labelStyle(ctx) {
       ctx.textAlign = "center";
       ctx.textBaseline = "top";
       ctx.lineJoin = "round";
       ctx.lineWidth = 3;
       ctx.strokeStyle = "#ffffff";
-      for (const i of readable) {
-        const size = font[i] * this.scale, p = this.toScreen(i);
-        ctx.font = size.toFixed(1) + "px " + this.style.fontFace;
-        ctx.fillStyle = this.style.fontColors[fontColor[i]];
-        let top = p.y + this._radiusOnScreen(i) + 2;
-        for (const line of label[i].split("\n")) {
-          ctx.strokeText(line, p.x, top);
-          ctx.fillText(line, p.x, top);
-          top += size * 1.15;
-        }
+    }
+
+    /** Where node i's label goes: centred under the node, in screen pixels. */
+    _labelBox(ctx, i) {
+      const size = this._fontOnScreen(i), p = this.toScreen(i), lines = this.n.label[i].split("\n");
+      ctx.font = size.toFixed(1) + "px " + this.style.fontFace;
+      const width = Math.max(...lines.map((line) => ctx.measureText(line).width));
+      const top = p.y + this._radiusOnScreen(i) + 2;
+      return { left: p.x - width / 2, right: p.x + width / 2, top, bottom: top + size * 1.15 * lines.length, size, lines, x: p.x };
+    }
+
+    _label(ctx, i, box) {
+      ctx.font = box.size.toFixed(1) + "px " + this.style.fontFace;
+      ctx.fillStyle = this.style.fontColors[this.n.fontColor[i]];
+      let top = box.top;
+      for (const line of box.lines) {
+        ctx.strokeText(line, box.x, top);
+        ctx.fillText(line, box.x, top);
+        top += box.size * 1.15;
       }
     }
 
     _drawOverlay() {
       const layer = this.layers.overlay, ctx = layer.ctx;
       this._clear(layer);
-      this._world(ctx);
+      this._screen(ctx);
       const s = this.selected, edges = this.edges;
       if (s >= 0 && !this.n.hidden[s] && this._inView(s)) {
         const path = new Path2D();
         const at = this.edgesAt(s);
         for (const k of at) {
           if (!this.edgeVisible(k)) continue;
-          path.moveTo(this.n.x[edges.from[k]], this.n.y[edges.from[k]]);
-          path.lineTo(this.n.x[edges.to[k]], this.n.y[edges.to[k]]);
+          const a = this.toScreen(edges.from[k]), b = this.toScreen(edges.to[k]);
+          path.moveTo(a.x, a.y);
+          path.lineTo(b.x, b.y);
         }
         ctx.strokeStyle = this.style.edgeSelected;
-        ctx.lineWidth = 2 / this.scale;
+        ctx.lineWidth = 2;
         ctx.stroke(path);
         if (edges.arrows && at.length <= ARROW_LIMIT) {
           ctx.fillStyle = this.style.edgeSelected;
@@ -335,12 +374,12 @@
         }
       }
       if (this.hoverEdge >= 0 && this.hoverEdge < edges.from.length) {
-        const k = this.hoverEdge, a = edges.from[k], b = edges.to[k];
+        const k = this.hoverEdge, a = this.toScreen(edges.from[k]), b = this.toScreen(edges.to[k]);
         ctx.beginPath();
-        ctx.moveTo(this.n.x[a], this.n.y[a]);
-        ctx.lineTo(this.n.x[b], this.n.y[b]);
+        ctx.moveTo(a.x, a.y);
+        ctx.lineTo(b.x, b.y);
         ctx.strokeStyle = this.style.edgeHover;
-        ctx.lineWidth = ((edges.width ? edges.width[k] : 1) + 1) / this.scale;
+        ctx.lineWidth = 2.5;
         ctx.stroke();
       }
       for (const i of [s, this.hoverNode]) {
@@ -350,8 +389,15 @@
         ctx.fillStyle = this.style.kinds[this.n.kind[i]].colour;
         ctx.fill(path);
         ctx.strokeStyle = "#000000";
-        ctx.lineWidth = (i === s ? 3 : 2) / this.scale;
+        ctx.lineWidth = i === s ? 3 : 2;
         ctx.stroke(path);
+        // Its label, whatever the zoom and the crowd.
+        if (this.n.label[i]) {
+          this._labelStyle(ctx);
+          const box = this._labelBox(ctx, i);
+          box.size = Math.max(box.size, 12);
+          this._label(ctx, i, box);
+        }
       }
     }
 
@@ -389,12 +435,12 @@
     edgeAt(px, py) {
       if (this.moving) return -1;
       const wx = (px - this.tx) / this.scale, wy = (py - this.ty) / this.scale;
-      const { from, to, width } = this.edges, { x, y, hidden } = this.n;
+      const { from, to } = this.edges, { x, y, hidden } = this.n;
+      const reach = HIT_EDGE_PX / this.scale;
       let best = -1, bestDistance = Infinity;
       for (let k = 0; k < from.length; k++) {
         const a = from[k], b = to[k];
         if (hidden[a] || hidden[b]) continue;
-        const reach = (HIT_EDGE_PX + (width ? width[k] / 2 : 0.5)) / this.scale;
         const xa = x[a], ya = y[a], xb = x[b], yb = y[b];
         if ((wx < xa - reach && wx < xb - reach) || (wx > xa + reach && wx > xb + reach) ||
             (wy < ya - reach && wy < yb - reach) || (wy > ya + reach && wy > yb + reach)) continue;

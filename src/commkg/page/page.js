@@ -111,19 +111,22 @@
 
   // ------------------------------------------------------------------------- drawing data
   // Concepts grow with the number of studies naming them (8–36 px, labels 12–22 px); records
-  // are what a reader navigates by: middle-sized, bigger and darker labels.
+  // are what a reader navigates by: middle-sized, bigger and darker labels. Zoomed far out, a
+  // concept stays a labelled dot (3–8 px, labels 11 px) among the records: it is what the
+  // reader finds their way by when 10,000 records are a cloud of dots.
   const hidden = new Uint8Array(N);
   const radius = new Float32Array(N), font = new Float32Array(N), fontColor = new Uint8Array(N);
+  const minRadius = new Float32Array(N), minFont = new Float32Array(N);
   const x = Float64Array.from(NODES.x), y = Float64Array.from(NODES.y);
   let least = Infinity, most = -Infinity;
   for (let i = 0; i < FIRST_STUDY; i++) { least = Math.min(least, NODES.degree[i]); most = Math.max(most, NODES.degree[i]); }
   const labels = new Array(N);
   for (let i = 0; i < N; i++) {
     if (isStudy(i)) {
-      radius[i] = 12; font[i] = 18; fontColor[i] = 1; labels[i] = NODES.en[i];
+      radius[i] = 12; font[i] = 18; fontColor[i] = 1; labels[i] = NODES.en[i]; minRadius[i] = 1.5;
     } else {
       const s = most > least ? (NODES.degree[i] - least) / (most - least) : 0.5;
-      radius[i] = 8 + 28 * s; font[i] = 12 + 10 * s;
+      radius[i] = 8 + 28 * s; font[i] = 12 + 10 * s; minRadius[i] = 3 + 5 * s; minFont[i] = 11;
       labels[i] = NODES.zh[i] ? NODES.en[i] + "\n" + NODES.zh[i] : NODES.en[i];
     }
   }
@@ -132,7 +135,10 @@
     fontColors: ["#1d2329", "#0b3d5c"], fontFace: "system-ui, sans-serif",
     border: "rgba(51, 51, 51, 0.4)", edgeSelected: "#1d2329", edgeHover: "#4a5560",
   };
-  const EDGE = "#b9c2cc", EDGE_DENSE = "rgba(150, 162, 175, 0.35)"; // many edges: see through them
+  // Edge colours: the full graph's one grey (see-through when there are many edges, so that
+  // where they crowd shows); the study network's four, darker where two studies share more.
+  const EDGE = ["#b9c2cc"], EDGE_DENSE = ["rgba(150, 162, 175, 0.15)"];
+  const SHARED = ["#d3d9df", "#b9c2cc", "#8d99a6", "#5d6b78"];
 
   const allStudies = Int32Array.from({ length: N - FIRST_STUDY }, (_, k) => FIRST_STUDY + k);
   const everything = Int32Array.from({ length: N }, (_, i) => i);
@@ -141,27 +147,29 @@
     if (views[view]) return views[view];
     if (view === "full") {
       const { from, to } = decodeEdges();
-      views.full = { members: everything, edges: { from, to, width: null, arrows: true } };
+      views.full = { members: everything, edges: { from, to, level: null, arrows: true } };
     } else {
       const flat = DATA.studyEdges, count = flat.length / 3;
-      const from = new Int32Array(count), to = new Int32Array(count), width = new Float32Array(count);
+      const from = new Int32Array(count), to = new Int32Array(count), level = new Uint8Array(count);
       let low = Infinity, high = -Infinity;
       for (let k = 0; k < count; k++) { low = Math.min(low, flat[3 * k + 2]); high = Math.max(high, flat[3 * k + 2]); }
       for (let k = 0; k < count; k++) {
         from[k] = flat[3 * k]; to[k] = flat[3 * k + 1];
-        width[k] = 1 + 5 * (high > low ? (flat[3 * k + 2] - low) / (high - low) : 0.5); // more shared, wider
+        const share = high > low ? (flat[3 * k + 2] - low) / (high - low) : 0.5; // more shared, darker
+        level[k] = Math.min(SHARED.length - 1, Math.floor(share * SHARED.length));
       }
-      views.studies = { members: allStudies, edges: { from, to, width, arrows: false } };
+      views.studies = { members: allStudies, edges: { from, to, level, arrows: false } };
     }
     return views[view];
   }
 
   const state = { view: DATA.view === "studies" ? "studies" : "full", hidden: new Set(), selected: -1 };
   const container = $("network");
-  const network = new window.CommkgGraph(container, { x, y, radius, kind: NODES.kind, label: labels, font, fontColor, hidden }, style);
+  const network = new window.CommkgGraph(container,
+    { x, y, radius, minRadius, kind: NODES.kind, label: labels, font, minFont, fontColor, hidden }, style);
   function show(view) {
     const data = viewData(view);
-    style.edge = data.edges.from.length > 20000 ? EDGE_DENSE : EDGE;
+    style.edgeLevels = view === "studies" ? SHARED : data.edges.from.length > 20000 ? EDGE_DENSE : EDGE;
     network.setData(data.members, data.edges);
   }
   show(state.view);
