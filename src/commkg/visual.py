@@ -1,8 +1,9 @@
-"""The interactive page: an RDF graph → two networkx projections → one self-contained HTML file.
+"""The interactive page: RDF triples (+ evidence annotations) → two projections → one self-contained HTML file.
 
-    graph ──project──▶ Projection (full graph + study network + evidence + citations)
+    triples (+ annotations) ──project──▶ Projection (full graph + study network + evidence + citations)
           ──focus (optional)──▶ a smaller Projection around one study or concept
-          ──layout──▶ fixed positions ──render_page──▶ HTML (vis-network inlined, data as JSON)
+          ──page_data──▶ layout, and the data in columns and flat number lists
+          ──render_data──▶ HTML (page/graph.js and page/page.js inlined, data as JSON)
 
 The two projections (docs/model.md describes the RDF they read):
 
@@ -16,17 +17,26 @@ The two projections (docs/model.md describes the RDF they read):
 - the **study network**: one node per study; an edge where two studies share concepts, its
   weight the number shared. Computed here from the full graph's study → concept edges, never
   from the reasoner's study-to-study properties, so it works on asserted-only graphs too.
-  Every study keeps only its strongest links (`study_network`): 10,000 studies that all
+  Every study keeps only its strongest links (`study_links`): 10,000 studies that all
   mention England would otherwise make 50 million edges.
 
-Everything from a record (labels, quotes, titles) goes into the page only as JSON inside a
-`<script type="application/json">` block, with `<`, `>`, `&`, U+2028 and U+2029 escaped, and
-page.js puts it into the DOM with textContent only. A Content-Security-Policy allows only the
-page's own two scripts (by hash) and no network at all, so even a bug there cannot load or run
-anything else.
+The evidence quotes come from `Annotation` tuples (commkg.evidence): the build hands them over
+apart from the triples; `commkg view`, which reads output files, has them read out of the oa:
+triples first (`read_annotations`). One consumer (`_evidence`) either way.
 
-The layout is computed once, here, with a fixed seed, and rounded to whole pixels: vis-network
-draws it with physics off, and the same graph gives a byte-identical page.
+Everything from a record (labels, quotes, titles) goes into the page only as JSON inside a
+`<script type="application/json">` block, with `<`, `>`, `&`, U+2028 and U+2029 escaped;
+page.js puts it into the DOM with textContent only and graph.js onto the canvas with fillText.
+A Content-Security-Policy allows only the page's own two scripts and style sheet (by hash) and
+no network at all, so even a bug there cannot load or run anything else.
+
+The layout is computed once, here, with a fixed seed, and rounded to whole pixels: the page
+draws it as it is, and the same input gives a byte-identical page.
+
+Speed (10,000 records, a million triples, 2 cores): the page's Python is a few seconds, most
+of it one pass over the triples (bench/bench_page.py). Hence plain strings and plain dicts,
+numpy for the quadratic parts, and no networkx on the way (Projection.full / .studies make
+networkx graphs when asked).
 """
 
 from __future__ import annotations
@@ -38,7 +48,7 @@ import html
 import json
 import math
 import re
-from collections import Counter, defaultdict
+from collections import defaultdict
 from collections.abc import Collection, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -61,7 +71,7 @@ BIBO = Namespace("http://purl.org/ontology/bibo/")
 
 PAGE_DIR = Path(__file__).parent / "page"
 
-# (key, legend label, colour, vis-network shape). Okabe-Ito colours (readable by most colour-blind
+# (key, legend label, colour, shape on the canvas). Okabe-Ito colours (readable by most colour-blind
 # people) and a distinct shape for the two kinds of record, so that colour is not the only cue.
 KINDS: tuple[tuple[str, str, str, str], ...] = (
     ("study", "Study", "#0072B2", "square"),
@@ -209,9 +219,14 @@ class _Index:
 
     def __init__(self, triples: Iterable[tuple], *, evidence: bool):
         self._objects: dict[tuple[str, str], list] = defaultdict(list)  # (subject, predicate) → objects
-        self._pairs: dict[str, list[tuple]] = defaultdict(list)  # predicate → [(subject, object)]
+        # predicate → ([subject …], [object …]): two lists, not a list of pairs, to make (and
+        # free) half a million fewer objects
+        self._pairs: dict[str, tuple[list, list]] = defaultdict(lambda: ([], []))
         route = _ROUTE_WITH_EVIDENCE if evidence else _ROUTE
-        objects, pairs, classes, plain, key, iri = self._objects, self._pairs, _CLASSES_READ, _plain, _key, URIRef
+        # subject → the classes asked about (kept apart: a small dict is quicker to look in,
+        # and every actor is looked up for them)
+        self._types: dict[str, list[str]] = defaultdict(list)
+        objects, pairs, types, classes, plain, key, iri = self._objects, self._pairs, self._types, _CLASSES_READ, _plain, _key, URIRef
         for s, p, o in triples:
             predicate = plain(p)
             how = route.get(predicate)
@@ -219,18 +234,24 @@ class _Index:
                 continue
             if how == _CLASSES:
                 if type(o) is iri and plain(o) in classes:
-                    objects[plain(s) if type(s) is iri else key(s), predicate].append(plain(o))
+                    types[plain(s) if type(s) is iri else key(s)].append(plain(o))
                 continue
             s = plain(s) if type(s) is iri else key(s)
             o = plain(o) if type(o) is iri else key(o)
             if how & _OBJECTS:
                 objects[s, predicate].append(o)
             if how & _PAIRS:
-                pairs[predicate].append((s, o))
+                subjects, objects_ = pairs[predicate]
+                subjects.append(s)
+                objects_.append(o)
 
     def objects(self, subject, predicate: str) -> list:
         """The objects of (subject, predicate), where the predicate is one of _P's strings."""
         return self._objects.get((subject, predicate), [])
+
+    def types(self, subject) -> list[str]:
+        """The classes of `subject` among those project() asks about (_CLASSES_READ)."""
+        return self._types.get(subject, [])
 
     def first(self, subject, predicate: str) -> str:
         """The least object of (subject, predicate) as text, "" when none: one value, the same
@@ -240,9 +261,10 @@ class _Index:
             return ""
         return str(values[0]) if len(values) == 1 else min(map(str, values))
 
-    def pairs(self, predicate: str) -> list[tuple]:
+    def pairs(self, predicate: str) -> Iterable[tuple]:
         """Every (subject, object) of `predicate`, in no particular order."""
-        return self._pairs.get(predicate, [])
+        subjects, objects = self._pairs.get(predicate, ((), ()))
+        return zip(subjects, objects)
 
 
 def _labels(graph: _Index, subject: str) -> tuple[str, str]:
@@ -303,6 +325,17 @@ def _kind_of_concept(types: Iterable[str]) -> str | None:
         if cls in types:
             return kind
     return None
+
+
+# Every relation label the full graph's edges carry, each a bit.
+_LABEL_BITS = {label: 1 << i for i, label in enumerate(sorted(
+    {*CONCEPT_LINKS.values(), *(label for label, _, _ in ACTOR_RELATIONS.values()), "involves", "discusses"}))}
+
+
+@cache
+def _label_set(mask: int) -> frozenset[str]:
+    """The labels of a bit mask (one frozenset per combination, shared by every edge with it)."""
+    return frozenset(label for label, bit in _LABEL_BITS.items() if mask & bit)
 
 
 @contextmanager
@@ -377,7 +410,9 @@ def _evidence(annotations: Iterable[Annotation], studies: Collection[str],
                     if type(held) is tuple:
                         found[node, study] = held = {held}
                     held.add(quote)
-    return {key: (quotes[1],) if type(quotes) is tuple else tuple(dict.fromkeys(q for _, q in sorted(quotes)))
+    alone: dict[str, tuple[str]] = {}  # one tuple per quote, shared by every entry quoting only it
+    return {key: alone.setdefault(quotes[1], (quotes[1],)) if type(quotes) is tuple
+            else tuple(dict.fromkeys(q for _, q in sorted(quotes)))
             for key, quotes in found.items()}
 
 
@@ -430,7 +465,7 @@ def _project(graph: _Index, annotations: Iterable[Annotation]) -> Projection:
     nodes: dict[str, Node] = {}
     studies_info: dict[str, Study] = {}
     for study in study_iris:
-        types = graph.objects(study, _P.type)
+        types = graph.types(study)
         kind = "commentary" if _P.commentary in types else "study"
         document_type = "Commentary" if _P.commentary in types else "Review" if _P.review in types else "Article"
         file = graph.first(study, _P.source_file)
@@ -467,7 +502,7 @@ def _project(graph: _Index, annotations: Iterable[Annotation]) -> Projection:
     def _stands_for(term, create: bool) -> tuple[str, ...]:
         if not _is_iri(term):
             return ()
-        kind = _kind_of_concept(graph.objects(term, _P.type))
+        kind = _kind_of_concept(graph.types(term))
         if kind is not None:
             if not create:
                 return ()
@@ -489,18 +524,24 @@ def _project(graph: _Index, annotations: Iterable[Annotation]) -> Projection:
         made[actor] = (actor,)
         return made[actor]
 
-    relations: dict[tuple[str, str], set[str]] = defaultdict(set)
-    # `made.get(…) or …`: a quarter of a million links, most to a concept already resolved.
+    # (from, to) → the relation labels as bits of an int (_LABEL_BITS): a quarter of a million
+    # pairs, and an int is one small object where a set is a big one; the edges then share one
+    # frozenset per combination (_label_set).
+    relations: dict[tuple[str, str], int] = {}
+    bits = _LABEL_BITS
     for predicate, label in _P.concept_links.items():
+        bit = bits[label]
         for study, concept in graph.pairs(predicate):
             if study in study_set:
                 for target in made.get(concept) or stands_for(concept):
-                    relations[study, target].add(label)
+                    relations[study, target] = relations.get((study, target), 0) | bit
+    bit = bits["involves"]
     for study, actor in graph.pairs(_P.involves_actor):
         if study in study_set:
             for target in made.get(actor) or actor_node(actor):
-                relations[study, target].add("involves")
+                relations[study, target] = relations.get((study, target), 0) | bit
     for predicate, (label, reverse, symmetric) in _P.actor_relations.items():
+        bit = bits[label]
         for a, b in graph.pairs(predicate):
             for x in actor_node(a):
                 for y in actor_node(b):
@@ -509,7 +550,7 @@ def _project(graph: _Index, annotations: Iterable[Annotation]) -> Projection:
                     if symmetric and y < x:
                         x, y = y, x
                     if x != y:
-                        relations[x, y].add(label)
+                        relations[x, y] = relations.get((x, y), 0) | bit
 
     # Commentaries → the studies they discuss (asserted by the extractor, or resolved by the
     # reasoner through owl:sameAs / a rewritten comm:discusses).
@@ -525,14 +566,14 @@ def _project(graph: _Index, annotations: Iterable[Annotation]) -> Projection:
             continue
         target = alias.get(cited, cited)
         if target in study_set and target != commentary:
-            relations[commentary, target].add("discusses")
+            relations[commentary, target] = relations.get((commentary, target), 0) | bits["discusses"]
             discusses[commentary].add((target, ""))
         elif not any(alias.get(o, o) in study_set for o in graph.objects(commentary, _P.discusses)):
             discusses[commentary].add(("", graph.first(cited, _P.title) or str(cited)))
     for study, items in discusses.items():
         studies_info[study] = studies_info[study]._replace(discusses=tuple(sorted(items)))
 
-    edges = {pair: frozenset(labels) for pair, labels in relations.items()}
+    edges = {pair: _label_set(mask) for pair, mask in relations.items()}
     # What evidence can be about: the nodes, and the actors (through what they stand for).
     # Resolved once here, not per annotation body: there are hundreds of thousands of bodies.
     about = {node: (node,) for node in nodes}
@@ -905,16 +946,19 @@ def render_page(graph: rdflib.Graph | Iterable[tuple], *, title: str = "commkg",
     With `focus_study` (DOI, file name or IRI) or `focus_concept` (key or label), the page shows
     only that node and its neighbourhood, selected. Raises NotInGraphError when it is unknown.
     """
-    projection = project(graph, annotations=annotations)
-    focus = None
-    if focus_study is not None:
-        focus = find_study(projection, focus_study)
-        projection = focus_on_study(projection, focus)
-    elif focus_concept is not None:
-        focus = find_concept(projection, focus_concept)
-        projection = focus_on_concept(projection, focus)
-    data = page_data(projection, title=title, focus=focus, view="full" if focus else None)
-    return render_data(data)
+    # The collector stays off from the first step to the last: switched on in between, it would
+    # walk the million objects the projection is made of before page_data could start.
+    with _collector_paused():
+        projection = project(graph, annotations=annotations)
+        focus = None
+        if focus_study is not None:
+            focus = find_study(projection, focus_study)
+            projection = focus_on_study(projection, focus)
+        elif focus_concept is not None:
+            focus = find_concept(projection, focus_concept)
+            projection = focus_on_concept(projection, focus)
+        data = page_data(projection, title=title, focus=focus, view="full" if focus else None)
+        return render_data(data)
 
 
 def render_data(data: dict) -> str:
