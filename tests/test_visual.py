@@ -83,23 +83,30 @@ def page_json(page: str) -> dict:
     return json.loads(block.group(1))
 
 
+def _grouped(flat: list[int], width: int):
+    """(group, row) for each row of a grouped flat list (visual._grouped)."""
+    group, k = 0, 0
+    while k < len(flat):
+        group += flat[k]
+        rows, k = flat[k + 1], k + 2
+        for _ in range(rows):
+            yield group, flat[k:k + width]
+            k += width
+
+
 def decoded_edges(data: dict) -> dict[tuple[str, str], frozenset[str]]:
     """The page's flat edge list read back: (from IRI, to IRI) → relation labels."""
-    iri, flat, edges, source = data["nodes"]["iri"], data["edges"], {}, 0
-    for k in range(0, len(flat), 3):
-        source += flat[k]
-        edges[iri[source], iri[flat[k + 1]]] = frozenset(data["relations"][r] for r in data["relationSets"][flat[k + 2]])
-    return edges
+    iri = data["nodes"]["iri"]
+    return {(iri[a], iri[b]): frozenset(data["relations"][r] for r in data["relationSets"][labels])
+            for a, (b, labels) in _grouped(data["edges"], 2)}
 
 
 def decoded_evidence(data: dict) -> dict[tuple[str, str], tuple[str, ...]]:
     """The page's flat evidence list read back: (node IRI, study IRI) → quotes."""
-    iri, flat, evidence, study, k = data["nodes"]["iri"], data["evidence"], {}, 0, 0
-    while k < len(flat):
-        study += flat[k]
-        node, count = flat[k + 1], flat[k + 2]
-        evidence[iri[node], iri[study]] = tuple(data["quotes"][q] for q in flat[k + 3:k + 3 + count])
-        k += 3 + count
+    iri, evidence = data["nodes"]["iri"], {}
+    for study, (node, quote) in _grouped(data["evidence"], 2):
+        key = (iri[node], iri[study])
+        evidence[key] = evidence.get(key, ()) + (data["quotes"][quote],)
     return evidence
 
 
@@ -304,7 +311,7 @@ def test_page_data_holds_the_projection():
         assert nodes["degree"][i] == sum(1 for a, b in projection.edges if b == concept and a in projection.studies_info)
     rows = {iri: k for k, iri in enumerate(nodes["iri"][first:])}
     commentary = "https://w3id.org/commkg/id/record/002_2719e0a05c64aa80"
-    assert data["studies"]["type"][rows[commentary]] == "Commentary"
+    assert data["documentTypes"][data["studies"]["type"][rows[commentary]]] == "Commentary"
     assert data["studies"]["discusses"][rows[commentary]] == [[nodes["iri"].index("https://doi.org/" + CHECKLAND_DOI), ""]]
     assert data["view"] == "full"
 

@@ -22,15 +22,25 @@
 
   // ------------------------------------------------------------------ indexes over the data
   let fullEdges = null; // {from, to, relations}: the full graph's edges, decoded on first use
+  /** Calls visit(group, row) for each row of a grouped flat list (visual._grouped): per group,
+   * the step from the previous group, how many rows, then `width` numbers per row. */
+  function eachGrouped(flat, width, visit) {
+    let group = 0;
+    for (let j = 0; j < flat.length;) {
+      group += flat[j];
+      const rows = flat[j + 1];
+      j += 2;
+      for (let r = 0; r < rows; r++, j += width) visit(group, j);
+    }
+  }
+
   function decodeEdges() {
     if (!fullEdges) {
-      const flat = DATA.edges, count = flat.length / 3;
+      let count = 0;
+      eachGrouped(DATA.edges, 2, () => { count++; });
       const from = new Int32Array(count), to = new Int32Array(count), relations = new Int32Array(count);
-      let a = 0;
-      for (let k = 0, j = 0; k < count; k++, j += 3) {
-        a += flat[j]; // sources are sorted and stored as the step from the previous one
-        from[k] = a; to[k] = flat[j + 1]; relations[k] = flat[j + 2];
-      }
+      let k = 0;
+      eachGrouped(DATA.edges, 2, (a, j) => { from[k] = a; to[k] = DATA.edges[j]; relations[k] = DATA.edges[j + 1]; k++; });
       fullEdges = { from, to, relations };
     }
     return fullEdges;
@@ -57,17 +67,12 @@
   function evidenceOf(i) {
     if (!evidenceIndex) {
       evidenceIndex = new Map();
-      const flat = DATA.evidence;
-      let s = 0;
-      for (let j = 0; j < flat.length;) {
-        s += flat[j];
-        const node = flat[j + 1], count = flat[j + 2];
-        const quotes = [];
-        for (let q = 0; q < count; q++) quotes.push(DATA.quotes[flat[j + 3 + q]]);
-        j += 3 + count;
+      eachGrouped(DATA.evidence, 2, (s, j) => {
+        const node = DATA.evidence[j], quote = DATA.quotes[DATA.evidence[j + 1]];
         if (!evidenceIndex.has(node)) evidenceIndex.set(node, new Map());
-        evidenceIndex.get(node).set(s, quotes);
-      }
+        const ofNode = evidenceIndex.get(node);
+        if (ofNode.has(s)) ofNode.get(s).push(quote); else ofNode.set(s, [quote]);
+      });
     }
     return evidenceIndex.get(i) || new Map();
   }
@@ -355,7 +360,7 @@
   function showStudy(i) {
     const r = study(i);
     const title = STUDIES.title[r], citation = STUDIES.citation[r], doi = STUDIES.doi[r], file = STUDIES.file[r];
-    const type = STUDIES.type[r], samples = STUDIES.samples[r], discusses = STUDIES.discusses[r];
+    const type = DATA.documentTypes[STUDIES.type[r]], samples = STUDIES.samples[r], discusses = STUDIES.discusses[r];
     const parts = [el("h2", null, title || label(i)), kindChip(i), " ", type === kindOf(i)[1] ? "" : el("span", { class: "muted" }, type)];
     parts.push(el("p", { class: citation ? "citation" : "citation muted" }, citation || "The record has no citation line."));
     if (doi) {
