@@ -12,7 +12,9 @@
 (function () {
   "use strict";
 
-  const EDGE_SLICE = 40000; // edges drawn per frame when the edge layer is redrawn
+  const EDGE_SLICE = 40000; // edges drawn in the first frame of the edge layer; then adapted
+  const FRAME_MS = 40; // the edge layer's slices aim at frames this long
+  const SELECTED_EDGE_LIMIT = 2000; // a hub's edges highlighted at most (those in view first)
   const MOVING_EDGE_LIMIT = 20000; // above it, edges are hidden while the view moves
   const ARROW_LIMIT = 3000; // above it, edges are drawn without arrowheads
   const LABEL_THRESHOLD = 5; // px: labels smaller than this on screen are not drawn
@@ -53,6 +55,7 @@
       this.handlers = { click: [], hover: [], move: [], drawn: [] };
       this.dirty = { edges: true, nodes: true, overlay: true };
       this.edgeProgress = 0; // edges already drawn into the edge layer
+      this.slice = EDGE_SLICE; // edges per frame: long lines (zoomed in) cost more to draw
       this.frame = 0;
       this.adjacency = null;
       this._size();
@@ -166,6 +169,7 @@
 
     /** Draw now (what is due), and ask for another frame while edges are still to draw. */
     draw() {
+      const started = performance.now();
       const edgeCount = this.edges.from.length;
       const skipEdges = this.moving && edgeCount > MOVING_EDGE_LIMIT;
       if (this.dirty.edges) {
@@ -174,7 +178,7 @@
         this.edgeProgress = skipEdges ? edgeCount : 0;
       }
       if (this.edgeProgress < edgeCount) {
-        const end = Math.min(edgeCount, this.edgeProgress + (edgeCount > EDGE_SLICE * 1.5 ? EDGE_SLICE : edgeCount));
+        const end = Math.min(edgeCount, this.edgeProgress + (edgeCount > this.slice * 1.5 ? this.slice : edgeCount));
         this._drawEdges(this.layers.edges.ctx, this.edgeProgress, end);
         this.edgeProgress = end;
         if (end < edgeCount) this.requestDraw();
@@ -187,7 +191,12 @@
       ctx.fillRect(0, 0, this.canvas.width, this.canvas.height);
       ctx.drawImage(this.layers.edges.canvas, 0, 0);
       ctx.drawImage(this.layers.nodes.canvas, 0, 0);
-      ctx.drawImage(this.layers.overlay.canvas, 0, 0);
+      ctx.drawImage(this.layers.overlay.canvas, 0, 0); // (the layers are rastered here, when read)
+      if (this.edgeProgress < edgeCount) { // still drawing edges: fit the next slice to a frame
+        const spent = performance.now() - started;
+        if (spent > FRAME_MS * 1.5) this.slice = Math.max(2000, Math.round(this.slice / 2));
+        else if (spent < FRAME_MS / 2) this.slice = Math.min(200000, this.slice * 2);
+      }
       this._emit("drawn", { edgesPending: this.edgeProgress < edgeCount });
     }
 
@@ -357,16 +366,23 @@
       this._screen(ctx);
       const s = this.selected, edges = this.edges;
       if (s >= 0 && !this.n.hidden[s] && this._inView(s)) {
+        // Its edges, darker. A hub has thousands, and every pixel of every line costs: past
+        // SELECTED_EDGE_LIMIT only those whose other end is in view, and no more than that.
         const path = new Path2D();
-        const at = this.edgesAt(s);
+        const at = this.edgesAt(s), box = this._viewBox(0), many = at.length > SELECTED_EDGE_LIMIT;
+        let count = 0;
         for (const k of at) {
           if (!this.edgeVisible(k)) continue;
+          const other = edges.from[k] === s ? edges.to[k] : edges.from[k];
+          if (many && (this.n.x[other] < box.left || this.n.x[other] > box.right ||
+                       this.n.y[other] < box.top || this.n.y[other] > box.bottom)) continue;
+          if (++count > SELECTED_EDGE_LIMIT) break;
           const a = this.toScreen(edges.from[k]), b = this.toScreen(edges.to[k]);
           path.moveTo(a.x, a.y);
           path.lineTo(b.x, b.y);
         }
         ctx.strokeStyle = this.style.edgeSelected;
-        ctx.lineWidth = 2;
+        ctx.lineWidth = 1; // a hub's thousands of edges: only one-pixel lines raster fast enough
         ctx.stroke(path);
         if (edges.arrows && at.length <= ARROW_LIMIT) {
           ctx.fillStyle = this.style.edgeSelected;

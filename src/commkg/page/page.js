@@ -45,7 +45,8 @@
     }
     return fullEdges;
   }
-  const relationLabels = (set) => DATA.relationSets[set].map((r) => DATA.relations[r]);
+  const RELATION_SETS = DATA.relationSets.map((set) => set.map((r) => DATA.relations[r]));
+  const relationLabels = (set) => RELATION_SETS[set]; // shared: 200,000 edges, a dozen sets
 
   let links = null; // full graph: {out, in}: node index → [[other, [relation, …]], …]
   function linksOf(i) {
@@ -107,6 +108,8 @@
   const zhOf = (i) => (isStudy(i) ? "" : NODES.zh[i]);
   const label = (i) => NODES.en[i] || zhOf(i) || NODES.iri[i];
   const plural = (n, word) => n.toLocaleString("en") + " " + word + (n === 1 ? "" : "s");
+  const collator = new Intl.Collator(); // far quicker than localeCompare for thousands of labels
+  const byLabel = (a, b) => collator.compare(label(a), label(b)) || a - b;
   const studies = (n) => plural(n, "study").replace("studys", "studies");
   const indexOf = (iri) => NODES.iri.indexOf(iri);
 
@@ -336,7 +339,7 @@
     const from = linksOf(i).in.filter(([s]) => isStudy(s)).map(([s]) => s);
     const listed = new Set(from);
     for (const s of quoted.keys()) if (!listed.has(s)) from.push(s);
-    from.sort((a, b) => label(a).localeCompare(label(b)) || a - b);
+    from.sort(byLabel);
     parts.push(el("h3", null, "In " + studies(from.length)));
     const list = el("ul", { class: "plain" });
     for (const s of from.slice(0, MAX_LISTED)) {
@@ -380,7 +383,7 @@
     // What it names, grouped by kind, each with the words that name it.
     const named = linksOf(i).out.filter(([o]) => !isStudy(o));
     KINDS.forEach(([key, text]) => {
-      const ofKind = named.filter(([o]) => kindOf(o)[0] === key).sort((a, b) => label(a[0]).localeCompare(label(b[0])));
+      const ofKind = named.filter(([o]) => kindOf(o)[0] === key).sort((a, b) => byLabel(a[0], b[0]));
       if (!ofKind.length) return;
       parts.push(el("h3", null, text));
       parts.push(el("ul", { class: "plain" }, ...ofKind.map(([o, rels]) => {
