@@ -135,7 +135,7 @@ def corpus_from(folder: Path, *, reason: bool) -> tuple[set[tuple], list[Annotat
     return graph, annotations
 
 
-def open_page(page_file: Path, screenshot: Path | None = None) -> dict:
+def open_page(page_file: Path, screenshot: Path | None = None, hub: str | None = None) -> dict:
     """Open the page in a fresh Chromium, as a double-click would, and time it."""
     from playwright.sync_api import sync_playwright
 
@@ -163,7 +163,7 @@ def open_page(page_file: Path, screenshot: Path | None = None) -> dict:
             page.wait_for_timeout(300)  # let the edge layer finish before the picture
             page.screenshot(path=str(screenshot))
             page.set_default_timeout(300_000)
-            result.update(_full_graph(page, screenshot.with_name(screenshot.stem + "-full.png")))
+            result.update(_full_graph(page, screenshot.with_name(screenshot.stem + "-full.png"), hub))
         browser.close()
     return result
 
@@ -172,9 +172,10 @@ def _next_frame(page) -> None:
     page.evaluate("() => new Promise((done) => requestAnimationFrame(() => requestAnimationFrame(() => done())))")
 
 
-def _full_graph(page, screenshot: Path) -> dict:
+def _full_graph(page, screenshot: Path, hub: str | None) -> dict:
     """Switch to the full graph: until its first frame, until every edge is drawn; then one
-    zoom step (edges hidden while moving) and the frame after it."""
+    zoom step (edges hidden while moving) and the frame after it; then select the concept most
+    studies name (its panel, its edges highlighted) and move the pointer over the graph."""
     started = time.perf_counter()
     page.click("#view-full")  # the handler decodes the edges and draws the nodes
     _next_frame(page)
@@ -189,8 +190,20 @@ def _full_graph(page, screenshot: Path) -> dict:
     page.mouse.wheel(0, -200)
     _next_frame(page)
     zoom = time.perf_counter() - started
-    return {"full_first_s": first, "full_drawn_s": drawn, "zoom_frame_s": zoom,
-            "full_counts": page.evaluate("window.commkg.counts()")}
+    result = {"full_first_s": first, "full_drawn_s": drawn, "zoom_frame_s": zoom,
+              "full_counts": page.evaluate("window.commkg.counts()")}
+    if hub:
+        started = time.perf_counter()
+        page.evaluate("(iri) => window.commkg.select(iri)", hub)
+        _next_frame(page)
+        result["hub_select_s"] = time.perf_counter() - started
+        page.screenshot(path=str(screenshot.with_name(screenshot.stem + "-hub.png")))
+        started = time.perf_counter()
+        for k in range(10):
+            page.mouse.move(box["x"] + 100 + 40 * k, box["y"] + 100 + 25 * k)
+            _next_frame(page)
+        result["hover_frame_s"] = (time.perf_counter() - started) / 10
+    return result
 
 
 def main() -> int:
@@ -237,7 +250,7 @@ def main() -> int:
         t4 = time.perf_counter()
         visual.layout(projection)
         steps.append((t3 - t0, t1 - t0, time.perf_counter() - t4, t2 - t1, t3 - t2, cpu, load))
-        del projection, data
+        del projection
     total, project, layout, data_s, render, cpu, load = (statistics.median(column) for column in zip(*steps))
     print(f"render: {total:.1f} s (projections {project:.1f} s, layout {layout:.1f} s, "
           f"page data with layout {data_s:.1f} s, HTML {render:.1f} s; CPU {cpu:.1f} s; "
@@ -257,7 +270,9 @@ def main() -> int:
     if not Path(CHROMIUM).exists():
         print(f"no {CHROMIUM}: time to interactive not measured")
         return 0
-    runs = [open_page(page_file, out / "graph.png" if i == 0 and args.screenshot else None) for i in range(args.runs)]
+    degree = data["nodes"]["degree"]
+    hub = data["nodes"]["iri"][max(range(len(degree)), key=degree.__getitem__)] if degree else None
+    runs = [open_page(page_file, out / "graph.png" if i == 0 and args.screenshot else None, hub) for i in range(args.runs)]
     first = runs[0]
     c = first["counts"]
     print(f"opens in the {c['view']} view: {c['nodes']:,} nodes, {c['edges']:,} edges")
@@ -274,6 +289,9 @@ def main() -> int:
         f = first["full_counts"]
         print(f"switch to the full graph ({f['nodes']:,} nodes, {f['edges']:,} edges): first frame {first['full_first_s']:.2f} s, "
               f"every edge drawn {first['full_drawn_s']:.2f} s; a zoom step's frame {first['zoom_frame_s']:.2f} s")
+        if "hub_select_s" in first:
+            print(f"  select {hub} (named by {max(degree):,} studies): {first['hub_select_s']:.2f} s to its panel and "
+                  f"highlight; then a hover's frame {first['hover_frame_s']:.3f} s")
     errors = sum(len(run["errors"]) for run in runs)
     outside = sum(len(run["outside"]) for run in runs)
     print(f"console errors: {errors}, requests outside file://: {outside}")
