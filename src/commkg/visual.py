@@ -488,8 +488,7 @@ def _project(graph: _Index, annotations: Iterable[Annotation]) -> Projection:
         for actor, what in graph.pairs(predicate):
             folds[actor].add(what)
     resolved: dict[bool, dict[str, tuple[str, ...]]] = {True: {}, False: {}}  # create → term → nodes
-
-    made = resolved[True]
+    made = resolved[True]  # what each term met so far stands for (a concept: itself)
 
     def stands_for(term, create: bool = True) -> tuple[str, ...]:
         if term in nodes:
@@ -508,7 +507,7 @@ def _project(graph: _Index, annotations: Iterable[Annotation]) -> Projection:
                 return ()
             en, zh = _labels(graph, term)
             nodes[term] = Node(term, kind, en, zh, search=graph.first(term, _P.notation))
-            return (term,)  # remembered in `made`: the loops below look there first
+            return (term,)
         folded = folds.get(term, ())
         if len(folded) == 1:
             return stands_for(next(iter(folded)), create)

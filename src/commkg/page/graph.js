@@ -57,7 +57,8 @@
       this.edgeProgress = 0; // edges already drawn into the edge layer
       this.slice = EDGE_SLICE; // edges per frame: long lines (zoomed in) cost more to draw
       this.frame = 0;
-      this.adjacency = null;
+      this.adjacency = null; // edges at each node, built when first needed
+      this.memberSet = null; // which nodes the view shows, by index
       this._size();
       this._listen();
       // (It also reports the first size, unchanged: resizing a canvas clears it, so only a
