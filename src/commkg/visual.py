@@ -456,7 +456,57 @@ def project(triples: Iterable[tuple], *, annotations: Iterable[Annotation] | Non
     """
     with _collector_paused():
         graph = _Index(triples, evidence=annotations is None)
-        return _project(graph, _annotations_in(graph) if annotations is None else annotations)
+        projection = _project(graph, _annotations_in(graph) if annotations is None else annotations)
+        # Freed now: once the collector is back on, its first pass walks every young object
+        # still alive, and the index is a million of them.
+        del graph
+    return projection
+
+
+class _Resolver:
+    """What each term stands for in the full graph, making the nodes as it goes: a concept
+    (anything typed by a category class) stands for itself; a per-record actor for its
+    organisation type(s) / role(s). `create=False` only looks up nodes already made (evidence
+    must not add nodes). A class, not closures calling each other: those would form a cycle that
+    keeps the whole index alive until the garbage collector walks it."""
+
+    def __init__(self, graph: _Index, nodes: dict[str, Node], folds: Mapping[str, set]):
+        self.graph, self.nodes, self.folds = graph, nodes, folds
+        self.resolved: dict[bool, dict[str, tuple[str, ...]]] = {True: {}, False: {}}  # create → term → nodes
+        self.made = self.resolved[True]  # what each term met so far stands for (a concept: itself)
+
+    def stands_for(self, term, create: bool = True) -> tuple[str, ...]:
+        if term in self.nodes:
+            return (term,)
+        known = self.resolved[create]
+        if term not in known:
+            known[term] = self._stands_for(term, create)
+        return known[term]
+
+    def _stands_for(self, term, create: bool) -> tuple[str, ...]:
+        if not _is_iri(term):
+            return ()
+        kind = _kind_of_concept(self.graph.types(term))
+        if kind is not None:
+            if not create:
+                return ()
+            en, zh = _labels(self.graph, term)
+            self.nodes[term] = Node(term, kind, en, zh, search=self.graph.first(term, _P.notation))
+            return (term,)
+        folded = self.folds.get(term, ())
+        if len(folded) == 1:
+            return self.stands_for(next(iter(folded)), create)
+        return tuple(dict.fromkeys(t for o in sorted(folded, key=str) for t in self.stands_for(o, create)))
+
+    def actor_node(self, actor) -> tuple[str, ...]:
+        """An actor with no organisation type or role (rare) is a node of its own."""
+        targets = self.stands_for(actor)
+        if targets or not _is_iri(actor):
+            return targets
+        en, zh = _labels(self.graph, actor)
+        self.nodes[actor] = Node(actor, "actor", en, zh)
+        self.made[actor] = (actor,)
+        return self.made[actor]
 
 
 def _project(graph: _Index, annotations: Iterable[Annotation]) -> Projection:
@@ -480,48 +530,12 @@ def _project(graph: _Index, annotations: Iterable[Annotation]) -> Projection:
         studies_info[study] = Study(title=title, citation=citation, doi=doi, file=file,
                                     document_type=document_type, samples=samples, discusses=())
 
-    # What each node of the full graph stands for: a concept (anything typed by a category
-    # class) stands for itself; a per-record actor for its organisation type(s) / role(s).
-    # `create=False` only looks up nodes already made (evidence must not add nodes).
     folds: dict[str, set] = defaultdict(set)  # actor → its organisation types and roles
     for predicate in (_P.has_organisation_type, _P.has_role):
         for actor, what in graph.pairs(predicate):
             folds[actor].add(what)
-    resolved: dict[bool, dict[str, tuple[str, ...]]] = {True: {}, False: {}}  # create → term → nodes
-    made = resolved[True]  # what each term met so far stands for (a concept: itself)
-
-    def stands_for(term, create: bool = True) -> tuple[str, ...]:
-        if term in nodes:
-            return (term,)
-        known = resolved[create]
-        if term not in known:
-            known[term] = _stands_for(term, create)
-        return known[term]
-
-    def _stands_for(term, create: bool) -> tuple[str, ...]:
-        if not _is_iri(term):
-            return ()
-        kind = _kind_of_concept(graph.types(term))
-        if kind is not None:
-            if not create:
-                return ()
-            en, zh = _labels(graph, term)
-            nodes[term] = Node(term, kind, en, zh, search=graph.first(term, _P.notation))
-            return (term,)
-        folded = folds.get(term, ())
-        if len(folded) == 1:
-            return stands_for(next(iter(folded)), create)
-        return tuple(dict.fromkeys(t for o in sorted(folded, key=str) for t in stands_for(o, create)))
-
-    def actor_node(actor) -> tuple[str, ...]:
-        """An actor with no organisation type or role (rare) is a node of its own."""
-        targets = stands_for(actor)
-        if targets or not _is_iri(actor):
-            return targets
-        en, zh = _labels(graph, actor)
-        nodes[actor] = Node(actor, "actor", en, zh)
-        made[actor] = (actor,)
-        return made[actor]
+    resolver = _Resolver(graph, nodes, folds)
+    stands_for, actor_node, made = resolver.stands_for, resolver.actor_node, resolver.made
 
     # (from, to) → the relation labels as bits of an int (_LABEL_BITS): a quarter of a million
     # pairs, and an int is one small object where a set is a big one; the edges then share one
@@ -964,8 +978,9 @@ def render_page(graph: rdflib.Graph | Iterable[tuple], *, title: str = "commkg",
     With `focus_study` (DOI, file name or IRI) or `focus_concept` (key or label), the page shows
     only that node and its neighbourhood, selected. Raises NotInGraphError when it is unknown.
     """
-    # The collector stays off from the first step to the last: switched on in between, it would
-    # walk the million objects the projection is made of before page_data could start.
+    # The collector stays off from the first step to the last, and what they make is freed
+    # before it is back on: its first pass walks every young object still alive, and the
+    # projection and the page data are millions of them.
     with _collector_paused():
         projection = project(graph, annotations=annotations)
         focus = None
@@ -976,7 +991,10 @@ def render_page(graph: rdflib.Graph | Iterable[tuple], *, title: str = "commkg",
             focus = find_concept(projection, focus_concept)
             projection = focus_on_concept(projection, focus)
         data = page_data(projection, title=title, focus=focus, view="full" if focus else None)
-        return render_data(data)
+        del projection
+        page = render_data(data)
+        del data
+    return page
 
 
 def render_data(data: dict) -> str:
