@@ -59,12 +59,9 @@ def _seed_records() -> list[tuple[str, str, list[tuple], list[Annotation]]]:
     seeds = []
     for path in find_records(data_path("corpus")):
         extraction = extract_record(read_record(path), lexicon)
-        study = str(extraction.study)
-        doi = next((o for s, p, o in extraction.facts if p == visual.BIBO.doi), None)
-        base = (f"https://w3id.org/commkg/id/doi/{doi}/" if doi else
-                f"https://w3id.org/commkg/id/record/{path.stem}/")
         # sorted: the same corpus under any hash seed
-        seeds.append((study, base, sorted(_facts(extraction, lexicon)), list(extraction.annotations)))
+        seeds.append((str(extraction.study), extraction.base, sorted(_facts(extraction, lexicon)),
+                      list(extraction.annotations)))
     return seeds
 
 
@@ -102,7 +99,8 @@ def synthetic_corpus(records: int, *, seed: int = 1) -> tuple[set[tuple], list[A
             add((rename(s), p, rename(o)))
         for p, o in chance.sample(pool, chance.randint(2, 3)):
             add((new_study, p, o))
-        annotations += (a._replace(study=new_study, base=new_base, bodies=tuple(map(rename, a.bodies))) for a in evidence)
+        annotations += (a._replace(iri=str(rename(URIRef(a.iri))), study=new_study, bodies=tuple(map(rename, a.bodies)))
+                        for a in evidence)
     return graph, annotations
 
 

@@ -20,7 +20,6 @@ from rdflib import Namespace
 from commkg import visual
 from commkg.cli import main
 from commkg.corpus import find_records, parse_record, read_record
-from commkg.evidence import annotation_triples
 from commkg.extract import extract, extract_record
 from commkg.lexicon import load_lexicon
 from commkg.resources import data_path, ontology_file
@@ -211,15 +210,6 @@ def test_evidence_quotes_come_from_the_annotations():
     assert projection.evidence[RDT, BMC_STUDY] == ("resource dependency theory",)
     # An actor's words count for its organisation type.
     assert any(node == str(CONCEPT.CCG) for node, _ in projection.evidence)
-
-
-def test_the_extractors_annotations_read_back_from_the_triples():
-    extractions, lexicon = _sample_extractions()
-    annotations = [a for e in extractions for a in e.annotations]
-    triples = [t for e in extractions for t in e.triples(lexicon)]
-    assert len(annotations) > 100
-    assert set(visual.read_annotations(triples)) == set(annotations)
-    assert visual.read_annotations(triples) == visual.read_annotations(reversed(triples))  # sorted
 
 
 def test_annotations_given_apart_make_the_same_page_as_evidence_in_the_triples():

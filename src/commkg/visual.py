@@ -22,7 +22,8 @@ The two projections (docs/model.md describes the RDF they read):
 
 The evidence quotes come from `Annotation` tuples (commkg.evidence): the build hands them over
 apart from the triples; `commkg view`, which reads output files, has them read out of the oa:
-triples first (`read_annotations`). One consumer (`_evidence`) either way.
+triples first (evidence.annotations_from_triples, on the oa: triples the one pass over the
+input set aside). One consumer (`_evidence`) either way.
 
 Everything from a record (labels, quotes, titles) goes into the page only as JSON inside a
 `<script type="application/json">` block, with `<`, `>`, `&`, U+2028 and U+2029 escaped;
@@ -63,7 +64,7 @@ from rdflib import RDF, RDFS, BNode, Literal, Namespace, URIRef
 from rdflib.namespace import DCTERMS, FOAF, OWL, SKOS
 
 from commkg.errors import CommkgError
-from commkg.evidence import OA, Annotation
+from commkg.evidence import OA, Annotation, annotations_from_triples
 from commkg.writing import write_file_atomically
 
 COMM = Namespace("https://w3id.org/commkg/ontology#")
@@ -188,8 +189,9 @@ _ROUTE = {
                              _P.is_part_of, _P.name, _P.family_name, _P.doi, _P.volume, _P.issue,
                              _P.pages, _P.e_locator, _P.cited_year, _P.has_sample_size)},
 }
-_ROUTE_WITH_EVIDENCE = {**_ROUTE, _P.has_target: _PAIRS, **{p: _OBJECTS for p in (
-    _P.has_source, _P.has_selector, _P.has_body, _P.exact, _P.start, _P.end)}}
+_EVIDENCE = 8  # the triple as it is, for evidence.annotations_from_triples
+_ROUTE_WITH_EVIDENCE = {**_ROUTE, **{p: _EVIDENCE for p in (
+    _P.has_target, _P.has_source, _P.has_selector, _P.has_body, _P.exact, _P.start, _P.end)}}
 # The classes project() asks about: a study's kind, and the category classes of concepts.
 _CLASSES_READ = frozenset({_P.commentary, _P.review, *(cls for cls, _ in _P.concept_kinds)})
 
@@ -226,11 +228,17 @@ class _Index:
         # subject → the classes asked about (kept apart: a small dict is quicker to look in,
         # and every actor is looked up for them)
         self._types: dict[str, list[str]] = defaultdict(list)
+        self.evidence: list[tuple] = []  # the oa: triples, when asked for (`evidence`)
         objects, pairs, types, classes, plain, key, iri = self._objects, self._pairs, self._types, _CLASSES_READ, _plain, _key, URIRef
-        for s, p, o in triples:
+        keep_evidence = self.evidence.append
+        for triple in triples:
+            s, p, o = triple
             predicate = plain(p)
             how = route.get(predicate)
             if how is None:
+                continue
+            if how == _EVIDENCE:
+                keep_evidence(triple)
                 continue
             if how == _CLASSES:
                 if type(o) is iri and plain(o) in classes:
@@ -354,34 +362,10 @@ def _collector_paused() -> Iterator[None]:
 
 # ------------------------------------------------------------------------------------ evidence
 
-def read_annotations(triples: Iterable[tuple]) -> list[Annotation]:
-    """The evidence annotations in `triples` (docs/model.md, "Evidence"), as the extractor makes
-    them: what `project` reads when it is given no `annotations`."""
-    with _collector_paused():
-        return _annotations_in(_Index(triples, evidence=True))
-
-
 def _annotations_in(graph: _Index) -> list[Annotation]:
-    """One Annotation per (annotation, target, source) in the triples, sorted. An annotation
-    without quoted words (oa:exact) is left out: the page has nothing to show for it."""
-    found = set()
-    for annotation, target in graph.pairs(_P.has_target):
-        if not (_is_iri(annotation) and _is_iri(target)):
-            continue
-        exact, start, end = "", 0, 0
-        for selector in sorted(s for s in graph.objects(target, _P.has_selector) if type(s) is str):
-            exact = exact or graph.first(selector, _P.exact)
-            start = start or min((int(v) for v in map(str, graph.objects(selector, _P.start)) if v.isdigit()), default=0)
-            end = end or min((int(v) for v in map(str, graph.objects(selector, _P.end)) if v.isdigit()), default=0)
-        if not exact:
-            continue
-        bodies = tuple(URIRef(b) for b in sorted(b for b in graph.objects(annotation, _P.has_body) if _is_iri(b)))
-        base = annotation.rpartition("evidence/")[0]  # the record base, where the IRI is the extractor's
-        for source in graph.objects(target, _P.has_source):
-            if _is_iri(source):
-                found.add(Annotation(URIRef(source), base, start, end, exact, bodies))
-    # Sorted by plain strings: comparing rdflib terms runs Python code, a million times here.
-    return sorted(found, key=lambda a: (_plain(a.study), a.start, a.end, a.exact, tuple(map(_plain, a.bodies))))
+    """The evidence annotations among the triples (docs/model.md, "Evidence"), read back by
+    evidence.annotations_from_triples: what `project` reads when it is given no `annotations`."""
+    return annotations_from_triples(graph.evidence)
 
 
 def _evidence(annotations: Iterable[Annotation], studies: Collection[str],
@@ -392,7 +376,7 @@ def _evidence(annotations: Iterable[Annotation], studies: Collection[str],
     found: dict[tuple[str, str], set[tuple[int, str]] | tuple[int, str]] = {}
     plain, nothing = _plain, ()
     last, study, known = None, "", False  # a record's annotations come together: look it up once
-    for record, _, start, _, exact, bodies in annotations:  # Annotation's fields, unpacked: faster
+    for _, record, start, _, exact, bodies in annotations:  # Annotation's fields, unpacked: faster
         if record is not last:
             last, study = record, plain(record)
             known = study in studies
