@@ -30,7 +30,7 @@ from rdflib import URIRef
 from commkg.cache import RecordCache
 from commkg.corpus import find_records, read_record
 from commkg.errors import CommkgError, RecordError
-from commkg.evidence import Annotation, annotation_triples, triple_count, turtle_entries
+from commkg.evidence import Annotation, triple_count, turtle_entries
 from commkg.extract import ExtractedRecord, extract_record
 from commkg.bulk import collector_paused, interner
 from commkg.lexicon import CONCEPT, UNIT, Lexicon, load_lexicon
@@ -382,8 +382,8 @@ def _build_corpus(corpus: Path | None, out_dir: Path, *, strict: bool, workers: 
         lap("check")
     writers, sizes = _data_writers(asserted, inferred, ontology)
     lap("render")
-    evidence_triples = (t for annotation in asserted.annotations for t in annotation_triples(annotation))
-    writers[PAGE_FILE] = partial(write_html, graph=itertools.chain(facts, inferred or (), evidence_triples))
+    writers[PAGE_FILE] = partial(write_html, graph=itertools.chain(facts, inferred or ()),
+                                 annotations=asserted.annotations)
     writers[PROVENANCE_FILE] = _provenance_writer(corpus=corpus, records=built, started=started, graph_sizes=sizes)
     files = _write_outputs(out_dir, writers)
     lap("write")
