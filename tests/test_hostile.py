@@ -476,9 +476,9 @@ def test_the_graph_page_the_build_writes_is_safe(hostile_build):
 
 
 def _own_scripts() -> list[str]:
-    from commkg.visual import _asset, _vis_network
+    from commkg.visual import page_scripts
 
-    return [_vis_network(), _asset("page.js")]
+    return list(page_scripts())
 
 
 # ------------------------------------------------------------------------------ the contract queries

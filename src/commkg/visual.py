@@ -43,15 +43,13 @@ networkx graphs when asked).
 from __future__ import annotations
 
 import base64
-import gc
 import hashlib
 import html
 import json
 import math
 import re
 from collections import defaultdict
-from collections.abc import Collection, Iterable, Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass, field
 from functools import cache, cached_property
 from pathlib import Path
@@ -64,6 +62,7 @@ from rdflib import RDF, RDFS, BNode, Literal, Namespace, URIRef
 from rdflib.namespace import DCTERMS, FOAF, OWL, SKOS
 
 from commkg.errors import CommkgError
+from commkg.bulk import collector_paused
 from commkg.evidence import OA, Annotation, annotations_from_triples
 from commkg.writing import write_file_atomically
 
@@ -346,20 +345,6 @@ def _label_set(mask: int) -> frozenset[str]:
     return frozenset(label for label, bit in _LABEL_BITS.items() if mask & bit)
 
 
-@contextmanager
-def _collector_paused() -> Iterator[None]:
-    """Python's cyclic garbage collector off for a while. Indexing a million triples makes
-    millions of small containers, and each full collection walks all of them again: with it
-    on, a 10,000-record corpus takes twice as long. Nothing made here forms a cycle."""
-    was_enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if was_enabled:
-            gc.enable()
-
-
 # ------------------------------------------------------------------------------------ evidence
 
 def _annotations_in(graph: _Index) -> list[Annotation]:
@@ -438,7 +423,7 @@ def project(triples: Iterable[tuple], *, annotations: Iterable[Annotation] | Non
     The evidence quotes come from `annotations` when given (the build keeps the evidence apart
     from the triples, which then hold none of it), else from the oa: annotations in the triples.
     """
-    with _collector_paused():
+    with collector_paused():
         graph = _Index(triples, evidence=annotations is None)
         projection = _project(graph, _annotations_in(graph) if annotations is None else annotations)
         # Freed now: once the collector is back on, its first pass walks every young object
@@ -833,7 +818,7 @@ def page_data(projection: Projection, *, title: str, focus: str | None = None,
     - `evidence`: grouped by study the same way: for each study, the step, how many quotes,
       then (node, index into `quotes`) for each, by node and then in text order.
     """
-    with _collector_paused():  # hundreds of thousands of small lists for a big corpus
+    with collector_paused():  # hundreds of thousands of small lists for a big corpus
         return _page_data(projection, title=title, focus=focus, view=view)
 
 
@@ -941,13 +926,6 @@ def page_scripts() -> tuple[str, ...]:
     return _script("graph.js"), _script("page.js")
 
 
-def _vis_network() -> str:
-    """The page's renderer. The name is older than the renderer (the page drew with
-    vis-network until it could not keep up with 10,000 records); tests/test_hostile.py lists the
-    page's own scripts through it. New code: page_scripts()."""
-    return _script("graph.js")
-
-
 def _source_hash(code: str) -> str:
     return "'sha256-" + base64.b64encode(hashlib.sha256(code.encode("utf-8")).digest()).decode("ascii") + "'"
 
@@ -965,7 +943,7 @@ def render_page(graph: rdflib.Graph | Iterable[tuple], *, title: str = "commkg",
     # The collector stays off from the first step to the last, and what they make is freed
     # before it is back on: its first pass walks every young object still alive, and the
     # projection and the page data are millions of them.
-    with _collector_paused():
+    with collector_paused():
         projection = project(graph, annotations=annotations)
         focus = None
         if focus_study is not None:
