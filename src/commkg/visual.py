@@ -260,6 +260,11 @@ class _Index:
         """The classes of `subject` among those project() asks about (_CLASSES_READ)."""
         return self._types.get(subject, [])
 
+    @property
+    def typed(self) -> Collection:
+        """The subjects that have one of those classes."""
+        return self._types.keys()
+
     def first(self, subject, predicate: str) -> str:
         """The least object of (subject, predicate) as text, "" when none: one value, the same
         every time, where the data should have one and might have more."""
@@ -516,12 +521,27 @@ def _project(graph: _Index, annotations: Iterable[Annotation]) -> Projection:
         for study, concept in graph.pairs(predicate):
             if study in study_set:
                 for target in made.get(concept) or stands_for(concept):
-                    relations[study, target] = relations.get((study, target), 0) | bit
+                    key = (study, target)
+                    relations[key] = relations.get(key, 0) | bit
     bit = bits["involves"]
+    typed = graph.typed
     for study, actor in graph.pairs(_P.involves_actor):
         if study in study_set:
-            for target in made.get(actor) or actor_node(actor):
-                relations[study, target] = relations.get((study, target), 0) | bit
+            targets = made.get(actor)
+            if targets is None:
+                # Most actors (one per study and organisation type) have one organisation type
+                # or role and no class of their own: what it stands for, without the calls.
+                folded = folds.get(actor)
+                if (folded is not None and len(folded) == 1 and actor not in typed and actor not in nodes
+                        and _is_iri(actor)):
+                    (what,) = folded
+                    targets = made.get(what) or stands_for(what)
+                    if targets:
+                        made[actor] = targets
+                targets = targets or actor_node(actor)
+            for target in targets:
+                key = (study, target)
+                relations[key] = relations.get(key, 0) | bit
     for predicate, (label, reverse, symmetric) in _P.actor_relations.items():
         bit = bits[label]
         for a, b in graph.pairs(predicate):
