@@ -61,23 +61,30 @@ def annotations_from_triples(triples: Iterable[Triple]) -> list[Annotation]:
     One Annotation per annotation, target and quote; a quote without a position selector gets
     start = end = 0. Sorted by IRI, then position.
     """
-    wanted = {OA.hasBody, OA.hasTarget, OA.hasSource, OA.hasSelector, OA.exact, OA.start, OA.end}
-    values: dict = defaultdict(list)  # (subject, predicate) -> objects
+    # Keyed by plain text (with the kind of term): rdflib's == is a Python call, and an output
+    # file of 10,000 records holds millions of these triples.
+    wanted = {str(OA[name]): name for name in ("hasBody", "hasTarget", "hasSource", "hasSelector", "exact", "start", "end")}
+    values: dict = defaultdict(list)  # (kind of subject, its text, predicate name) -> objects
     for s, p, o in triples:
-        if p in wanted:
-            values[s, p].append(o)
+        name = wanted.get(str.__str__(p))
+        if name is not None:
+            values[type(s), str.__str__(s), name].append(o)
+
+    def objects(node, name: str) -> list:
+        return values.get((type(node), str.__str__(node), name), [])
+
     found = []
-    for (annotation, predicate), targets in values.items():
-        if predicate != OA.hasTarget:
+    for (kind, annotation, predicate), targets in values.items():
+        if predicate != "hasTarget":
             continue
-        bodies = tuple(sorted(values.get((annotation, OA.hasBody), ())))
+        bodies = tuple(sorted(values.get((kind, annotation, "hasBody"), ()), key=str))
         for target in targets:
-            selectors = values.get((target, OA.hasSelector), ())
-            start = max((_integer(v) for sel in selectors for v in values.get((sel, OA.start), ())), default=0)
-            end = max((_integer(v) for sel in selectors for v in values.get((sel, OA.end), ())), default=0)
-            for study in values.get((target, OA.hasSource), ()):
-                for exact in sorted({str(v) for sel in selectors for v in values.get((sel, OA.exact), ())}):
-                    found.append(Annotation(str(annotation), study, start, end, exact, bodies))
+            selectors = objects(target, "hasSelector")
+            start = max((_integer(v) for sel in selectors for v in objects(sel, "start")), default=0)
+            end = max((_integer(v) for sel in selectors for v in objects(sel, "end")), default=0)
+            for study in objects(target, "hasSource"):
+                for exact in sorted({str(v) for sel in selectors for v in objects(sel, "exact")}):
+                    found.append(Annotation(annotation, study, start, end, exact, bodies))
     return sorted(found, key=lambda a: (a.iri, a.start, str(a.study), a.exact))
 
 
