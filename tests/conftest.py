@@ -35,14 +35,24 @@ def sample_asserted(sample_build) -> bytes:
     return sample_build.asserted_file.read_bytes()
 
 
+def copy_records(paths: list[Path], folder: Path) -> Path:
+    """A new corpus folder holding copies of `paths` (tests may add files to it)."""
+    folder.mkdir()
+    for path in paths:
+        shutil.copy(path, folder / path.name)
+    return folder
+
+
 @pytest.fixture
 def small_corpus(tmp_path, sample_records) -> Path:
     """A corpus folder with the first two sample records (copies: tests may add files to it)."""
-    corpus = tmp_path / "records"
-    corpus.mkdir()
-    for path in sample_records[:2]:
-        shutil.copy(path, corpus / path.name)
-    return corpus
+    return copy_records(sample_records[:2], tmp_path / "records")
+
+
+@pytest.fixture
+def sample_corpus(tmp_path, sample_records) -> Path:
+    """A corpus folder with copies of all five sample records."""
+    return copy_records(sample_records, tmp_path / "sample")
 
 
 @pytest.fixture

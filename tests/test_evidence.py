@@ -18,6 +18,7 @@ from commkg.evidence import annotation_triples, annotations_from_triples, triple
 from commkg.extract import extract, extract_record
 from commkg.lexicon import load_lexicon
 from commkg.writing import turtle_lines, write_turtle
+from conftest import copy_records
 
 HOSTILE = Path(__file__).parent / "data" / "hostile"
 RECORDS = sorted(Path(__file__).parent.parent.joinpath("corpus").glob("*.txt")) + sorted(
@@ -62,11 +63,7 @@ def test_a_record_graph_is_its_facts_descriptions_and_evidence(extractions):
 def test_the_build_writes_what_the_sorted_writer_writes_for_every_triple(tmp_path):
     """asserted.ttl, made from facts rendered once and evidence rendered in the workers, is byte
     for byte the sorted Turtle of the union of every record's triples (extract())."""
-    corpus = tmp_path / "corpus"
-    corpus.mkdir()
-    for path in RECORDS:
-        (corpus / path.name).write_bytes(path.read_bytes())
-    build_corpus(corpus, tmp_path / "out", workers=2)
+    build_corpus(copy_records(RECORDS, tmp_path / "corpus"), tmp_path / "out", workers=2)
     lexicon = load_lexicon()
     union = rdflib.Graph()
     for path in RECORDS:

@@ -24,12 +24,8 @@ OUTPUTS = ("asserted.ttl", "inferred.ttl", "graph.ttl", "graph.trig")
 
 
 @pytest.fixture
-def corpus(tmp_path, sample_records) -> Path:
-    folder = tmp_path / "records"
-    folder.mkdir()
-    for path in sample_records:
-        shutil.copy(path, folder / path.name)
-    return folder
+def corpus(sample_corpus) -> Path:
+    return sample_corpus
 
 
 def _outputs(folder: Path) -> dict[str, bytes]:
