@@ -27,12 +27,12 @@ from typing import Protocol, TextIO
 import rdflib
 from rdflib import URIRef
 
+from commkg.bulk import collector_paused, interner
 from commkg.cache import RecordCache
 from commkg.corpus import find_records, read_record
 from commkg.errors import CommkgError, RecordError
 from commkg.evidence import Annotation, triple_count, turtle_entries
 from commkg.extract import ExtractedRecord, extract_record
-from commkg.bulk import collector_paused, interner
 from commkg.lexicon import CONCEPT, UNIT, Lexicon, load_lexicon
 from commkg.reason import STUDY_LINKS, compile_ontology, inconsistencies, reason_triples
 from commkg.resources import data_path, ontology_file
