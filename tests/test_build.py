@@ -240,7 +240,7 @@ def test_output_that_cannot_be_written_is_an_output_error(tmp_path, small_corpus
     def no_space(writers):
         raise OSError(28, "No space left on device", str(tmp_path / "out" / "asserted.ttl"))
 
-    monkeypatch.setattr(build_module, "write_files_atomically", no_space)
+    monkeypatch.setattr(build_module, "stage_files", no_space)
     with pytest.raises(OutputError) as raised:
         build_corpus(small_corpus, tmp_path / "out")
     assert str(raised.value) == (

@@ -18,7 +18,7 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from datetime import datetime, timezone
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
-from contextlib import AbstractContextManager, closing, nullcontext
+from contextlib import AbstractContextManager, closing, contextmanager, nullcontext, suppress
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
@@ -27,6 +27,7 @@ from typing import Protocol, TextIO
 import rdflib
 from rdflib import URIRef
 
+from commkg import background
 from commkg.bulk import collector_paused, interner
 from commkg.cache import RecordCache
 from commkg.corpus import find_records, read_record
@@ -37,7 +38,8 @@ from commkg.lexicon import CONCEPT, UNIT, Lexicon, load_lexicon
 from commkg.reason import STUDY_LINKS, compile_ontology, inconsistencies, reason_triples
 from commkg.resources import data_path, ontology_file
 from commkg.visual import write_html
-from commkg.writing import Blocks, render, subject_key, write_blocks, write_files_atomically, write_trig_blocks
+from commkg.writing import (Blocks, Staged, commit_files, discard_files, render, stage_files, subject_key, write_blocks,
+                            write_trig_blocks)
 
 Triple = tuple
 
@@ -47,6 +49,7 @@ GRAPH_FILE = "graph.ttl"
 TRIG_FILE = "graph.trig"
 PAGE_FILE = "graph.html"
 PROVENANCE_FILE = "provenance.trig"
+OUTPUT_FILES = (ASSERTED_FILE, INFERRED_FILE, GRAPH_FILE, TRIG_FILE, PAGE_FILE, PROVENANCE_FILE)  # as BuildReport.files lists them
 GRAPH_BASE = "https://w3id.org/commkg/graph/"  # + ontology, asserted, inferred, evidence
 _ID_BASE = "https://w3id.org/commkg/id/"
 
@@ -310,14 +313,49 @@ def _check_out_dir(out_dir: Path) -> None:
         raise OutputError(f"output {out_dir} is a file, not a folder; give a folder with --out")
 
 
-def _write_outputs(out_dir: Path, writers: dict[str, Callable[[TextIO], None]]) -> tuple[Path, ...]:
+@contextmanager
+def _output_errors(out_dir: Path) -> Iterator[None]:
     try:
-        out_dir.mkdir(parents=True, exist_ok=True)
-        return tuple(write_files_atomically({out_dir / name: write for name, write in writers.items()}))
+        yield
     except OSError as error:
         where = error.filename or out_dir
         raise OutputError(f"cannot write {where}: {error.strerror or error}; "
                           "check the folder's permissions and free space, or give another --out") from None
+
+
+def _make_out_dir(out_dir: Path) -> None:
+    with _output_errors(out_dir):
+        out_dir.mkdir(parents=True, exist_ok=True)
+
+
+@contextmanager
+def _started(stage: Callable[[], list[Staged]], *, fork: bool) -> Iterator[background.Job[list[Staged]]]:
+    """A job staging some output files (background.py), whose temporaries are removed if the
+    build fails before they are renamed into place."""
+    job = background.start(stage, fork=fork)
+    try:
+        yield job
+    except BaseException:
+        with suppress(Exception):  # the build's own failure is the one to report
+            discard_files(job.result())
+        raise
+
+
+def _write_outputs(out_dir: Path, writers: dict[str, Callable[[TextIO], None]], *,
+                   page: background.Job[list[Staged]]) -> tuple[Path, ...]:
+    """Write `writers`' files and the page (which `page` stages) into `out_dir`, all or none."""
+    staged: list[Staged] = []
+    try:
+        with _output_errors(out_dir):
+            try:
+                staged += stage_files({out_dir / name: write for name, write in writers.items()})
+            finally:
+                staged += page.result()  # even when the others failed: its temporary must go too
+            staged.sort(key=lambda item: OUTPUT_FILES.index(item[0].name))
+            return tuple(commit_files(staged))
+    except BaseException:
+        discard_files(staged)
+        raise
 
 
 def build_corpus(
@@ -362,10 +400,11 @@ def _build_corpus(corpus: Path | None, out_dir: Path, *, strict: bool, workers: 
     seconds: dict[str, float] = {}
     lap = _stopwatch(seconds)
     cache = RecordCache(out_dir) if incremental else None
+    workers = _worker_count(len(paths), workers)
+    parallel = workers > 1  # the build may use more than one process
     with (progress(len(paths)) if progress else nullcontext(_NoProgress())) as bar:
         asserted, errors, built = _extract_all(
-            paths, strict=strict, workers=_worker_count(len(paths), workers), bar=bar, cache=cache,
-            lexicon=load_lexicon())
+            paths, strict=strict, workers=workers, bar=bar, cache=cache, lexicon=load_lexicon())
     lap("extract")
 
     facts = asserted.facts
@@ -377,15 +416,20 @@ def _build_corpus(corpus: Path | None, out_dir: Path, *, strict: bool, workers: 
         compiled = compile_ontology(ontology)
         inferred = reason_triples(facts, compiled, exclude=frozenset() if study_links else STUDY_LINKS)
         lap("reason")
-        warnings = tuple(str(found) for found in inconsistencies(
-            facts, inferred, compiled, annotations=asserted.annotations))
-        lap("check")
-    writers, sizes = _data_writers(asserted, inferred, ontology)
-    lap("render")
-    writers[PAGE_FILE] = partial(write_html, graph=itertools.chain(facts, inferred or ()),
-                                 annotations=asserted.annotations)
-    writers[PROVENANCE_FILE] = _provenance_writer(corpus=corpus, records=built, started=started, graph_sizes=sizes)
-    files = _write_outputs(out_dir, writers)
+    _make_out_dir(out_dir)
+    # The page is written by a forked copy of this process (when the build is parallel) while
+    # this one checks, renders and writes the Turtle files: at 10,000 records each is ~10 s.
+    page_writer = partial(write_html, graph=itertools.chain(facts, inferred or ()),
+                          annotations=asserted.annotations)
+    with _started(partial(stage_files, {out_dir / PAGE_FILE: page_writer}), fork=parallel) as page:
+        if reason:
+            warnings = tuple(str(found) for found in inconsistencies(
+                facts, inferred, compiled, annotations=asserted.annotations))
+            lap("check")
+        writers, sizes = _data_writers(asserted, inferred, ontology)
+        lap("render")
+        writers[PROVENANCE_FILE] = _provenance_writer(corpus=corpus, records=built, started=started, graph_sizes=sizes)
+        files = _write_outputs(out_dir, writers, page=page)
     lap("write")
     return BuildReport(corpus=corpus, out_dir=out_dir, records_built=built, errors=tuple(errors),
                        triples=len(asserted), files=files,

@@ -81,7 +81,17 @@ def _alive(pid: int) -> bool:
         return False
     except OSError:  # PermissionError: another user's live process
         return True
-    return True
+    return not _zombie(pid)
+
+
+def _zombie(pid: int) -> bool:
+    """Whether `pid` has ended but is not reaped yet (Linux): a killed build's forked child
+    stays so until init gets round to it, and writes nothing more."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return False  # no /proc here, or the process has just gone: kill() said it exists
+    return stat[stat.rindex(")") + 2:].startswith("Z")  # the state follows "(command) "
 
 
 def _remove_stale_temporaries(path: Path) -> None:
@@ -103,21 +113,44 @@ def write_files_atomically(writers: Mapping[Path, Callable[[TextIO], None]]) -> 
     target's folder, and only when all of them are complete are they renamed into place. A
     failure while writing any of them leaves every previous file as it was, and no temporary
     file behind. UTF-8, '\\n' line ends. Returns the paths, in the given order."""
-    staged: list[tuple[Path, str]] = []
-    renamed = 0
+    return commit_files(stage_files(writers))
+
+
+Staged = tuple[Path, str]  # a target path and the complete temporary file that is to replace it
+
+
+def stage_files(writers: Mapping[Path, Callable[[TextIO], None]]) -> list[Staged]:
+    """The first half of write_files_atomically: every file written to its temporary, none
+    renamed yet (commit_files does that; discard_files undoes this). On a failure, the
+    temporaries already written are removed."""
+    staged: list[Staged] = []
     try:
         for path, write in writers.items():
             _remove_stale_temporaries(Path(path))
             staged.append((Path(path), _stage(Path(path), write)))
+    except BaseException:
+        discard_files(staged)
+        raise
+    return staged
+
+
+def commit_files(staged: Sequence[Staged]) -> list[Path]:
+    """Rename staged temporaries into place, in order; on a failure none is left behind."""
+    renamed = 0
+    try:
         for path, temporary in staged:
             os.replace(temporary, path)
             renamed += 1
     except BaseException:
-        # A failed write, or a failed rename (the target became a folder …): no .tmp stays behind.
-        for _, temporary in staged[renamed:]:
-            Path(temporary).unlink(missing_ok=True)
+        # A failed rename (the target became a folder …): no .tmp stays behind.
+        discard_files(staged[renamed:])
         raise
     return [path for path, _ in staged]
+
+
+def discard_files(staged: Iterable[Staged]) -> None:
+    for _, temporary in staged:
+        Path(temporary).unlink(missing_ok=True)
 
 
 def write_file_atomically(path: Path, write: Callable[[TextIO], None]) -> Path:
