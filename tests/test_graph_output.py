@@ -100,3 +100,19 @@ def test_graph_trig_has_the_four_named_graphs(sample_build, graph):
     # every triple of graph.ttl is in one of them, and the evidence graph holds only annotations
     assert set(graph) <= data | ontology
     assert all("/evidence/" in str(s) for s, _, _ in dataset.graph(URIRef(GRAPHS + "evidence")))
+
+
+def test_graph_trig_indents_the_body_of_each_graph_and_leaves_blank_lines_empty(sample_build):
+    lines = (sample_build.out_dir / "graph.trig").read_text(encoding="utf-8").split("\n")
+    body, inside = [], False
+    for line in lines:
+        if line.endswith("{") and line.startswith(("<", "graph:", GRAPHS)):
+            inside = True
+        elif line == "}":
+            inside = False
+        elif inside:
+            body.append(line)
+    assert len(body) > 100 and "" in body  # blocks are separated by blank lines
+    assert all(line.startswith("    ") and line.strip() for line in body if line), \
+        [line for line in body if line and not line.startswith("    ")][:3]
+    assert all(line == "" or line.strip() for line in body)  # no line of spaces only
