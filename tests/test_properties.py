@@ -20,7 +20,7 @@ from pathlib import Path
 import pyoxigraph as ox
 import pytest
 import rdflib
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 from rdflib import Literal, URIRef
 from rdflib.namespace import SKOS
@@ -28,7 +28,7 @@ from rdflib.namespace import SKOS
 from commkg.corpus import find_records, parse_record, read_record
 from commkg.errors import RecordError
 from commkg.extract import extract
-from commkg.lexicon import load_lexicon
+from commkg.lexicon import Match, load_lexicon
 from commkg.resources import data_path
 from commkg.writing import write_turtle
 
@@ -189,3 +189,34 @@ def test_extraction_raises_nothing_offsets_point_at_the_quotes_and_the_graph_rou
                          ("oxigraph nt", _from_oxigraph(ntriples, ox.RdfFormat.N_TRIPLES))):
         # No blank nodes (checked above), so isomorphic means equal as sets of triples.
         assert set(parsed) == expected, (name, expected ^ set(parsed))
+
+
+# ------------------------------------------------------------------------------ the lexicon
+
+def _every_position_candidates(matcher, text: str) -> list:
+    """Matcher.candidates the plain way: try every word start (or every character) in turn."""
+    found = []
+    def word(c: str) -> bool:  # what \w matches
+        return c.isalnum() or c == "_"
+    starts = range(len(text)) if not matcher._whole_words else [
+        i for i, c in enumerate(text) if word(c) and (i == 0 or not word(text[i - 1]))]
+    for position in starts:
+        for length in matcher._prefix_lengths:
+            group = matcher._groups.get(text[position:position + length].lower())
+            m = group.match(text, position) if group else None
+            if m:
+                i = int(m.lastgroup[1:])
+                found.append(Match(position, m.end(m.lastgroup), matcher._payloads[i], matcher._cued[i]))
+    return found
+
+
+@FAST
+@given(text=st.lists(st.one_of(WORD, st.sampled_from(LABELS).map(str.upper),
+                                st.sampled_from(["İ", "K", "ſ", "Σ", "ß", "中", "-", "\n"])), max_size=30)
+       .map("".join))
+@example(text="由NHS 信托和nhs 信托委托")  # a Chinese form that starts with Latin capitals
+def test_the_matchers_skip_no_position_where_a_form_starts(text):
+    # The matchers look for forms only where a word (or a key's first character) starts,
+    # found by a regular expression: the same matches as trying every position.
+    for matcher in (LEXICON.concept_matcher, LEXICON.chinese_matcher, LEXICON.unit_matcher):
+        assert matcher.candidates(text) == _every_position_candidates(matcher, text)

@@ -84,6 +84,9 @@ def label_pattern(label: str) -> str:
     return _SEPARATOR.join(parts)
 
 
+_WORD = re.compile(r"\w+")
+
+
 class Matcher:
     """Finds the longest non-overlapping occurrences of many surface forms.
 
@@ -110,11 +113,17 @@ class Matcher:
             grouped[first_word[: self._PREFIX].lower()].append(pattern)
         self._groups = {key: re.compile("|".join(patterns)) for key, patterns in grouped.items()}
         self._prefix_lengths = sorted({len(key) for key in self._groups}, reverse=True)
+        # Where a match may start: each word (whole-word forms), or each character that starts a
+        # key. Both are found by a regular expression that begins with a character set, which
+        # the regex engine scans for in C; the per-position tests below are Python.
+        if whole_words:
+            self._starts_at = _WORD
+        else:
+            first = {key[0] for key in self._groups}
+            self._starts_at = re.compile(f"[{''.join(sorted(re.escape(c) for c in first))}]", re.IGNORECASE)
 
     def _starts(self, text: str):
-        if self._whole_words:
-            return (m.start() for m in re.finditer(r"(?<!\w)\w", text))
-        return range(len(text))
+        return (m.start() for m in self._starts_at.finditer(text))
 
     def candidates(self, text: str) -> list[Match]:
         """Every position's longest match, even inside another candidate."""
