@@ -36,12 +36,19 @@ def test_the_records_have_evidence(extractions):
 
 
 @pytest.mark.parametrize("index", range(len(RECORDS)), ids=[p.name for p in RECORDS])
-def test_rendered_evidence_is_what_the_sorted_writer_writes(extractions, index):
+@pytest.mark.parametrize("evidence_prefix", [False, True], ids=["iris", "prefixed"])
+def test_rendered_evidence_is_what_the_sorted_writer_writes(extractions, index, evidence_prefix):
     annotations = extractions[index].annotations
-    entries, prefixes = turtle_entries(annotations, OUTPUT_PREFIXES)
-    plain = "".join(turtle_lines([t for a in annotations for t in annotation_triples(a)], OUTPUT_PREFIXES))
-    header = "".join(f"@prefix {p}: <{OUTPUT_PREFIXES[p]}> .\n" for p in sorted(prefixes))
+    prefixes = dict(OUTPUT_PREFIXES)
+    if evidence_prefix and annotations:  # the annotations as ev:e0-31, their parts (…#target) as <IRI>
+        # (a local name may not start with a digit: offsets alone are never prefixed)
+        annotations = [a._replace(iri=a.iri.replace("/evidence/", "/evidence/e")) for a in annotations]
+        prefixes["ev"] = annotations[0].iri.rsplit("/", 1)[0] + "/"
+    entries, used = turtle_entries(annotations, prefixes)
+    plain = "".join(turtle_lines([t for a in annotations for t in annotation_triples(a)], prefixes))
+    header = "".join(f"@prefix {p}: <{prefixes[p]}> .\n" for p in sorted(used))
     assert header + "".join("\n" + text for _, text in sorted(entries)) == plain
+    assert ("ev" in used) == (evidence_prefix and bool(annotations))
 
 
 def test_annotations_read_back_from_triples_are_the_same(extractions):

@@ -111,8 +111,11 @@ def turtle_entries(annotations: Iterable[Annotation], prefixes: Mapping[str, str
     entries = []
     for annotation in annotations:
         iri = annotation.iri
-        subject, target, quote, position = (forms.iri(name) for name in (
-            iri, f"{iri}#target", f"{iri}#quote", f"{iri}#position"))
+        subject = forms.iri(iri)
+        if subject.startswith("<"):  # as always: no prefix's namespace holds evidence IRIs
+            target, quote, position = (f"{subject[:-1]}#{part}>" for part in ("target", "quote", "position"))
+        else:
+            target, quote, position = (forms.iri(f"{iri}#{part}") for part in ("target", "quote", "position"))
         # Subjects, predicates and objects in the sorted writer's order (rdf:type first, then by IRI).
         blocks = (
             format_block(subject, [(a, [annotation_class]),

@@ -169,18 +169,27 @@ class TurtleForms:
             if not _SAFE_PREFIX.match(prefix):
                 raise ValueError(f"prefix {prefix!r} is not a plain Turtle prefix name")
         # Longest namespace first, so `concept:` wins over a shorter namespace that contains it.
-        self._namespaces = sorted(((str(iri), prefix) for prefix, iri in prefixes.items()),
-                                  key=lambda item: (-len(item[0]), item[1]))
+        namespaces = sorted(((str(iri), prefix) for prefix, iri in prefixes.items()),
+                            key=lambda item: (-len(item[0]), item[1]))
+        self._prefix_of: dict[str, str] = {}
+        for namespace, prefix in namespaces:
+            self._prefix_of.setdefault(namespace, prefix)
+        # One regex tries the namespaces in that order, each followed by a safe local name (a
+        # namespace whose local name is unsafe gives way to the next): a loop of startswith()
+        # in Python cost a tenth of the build's extraction.
+        alternatives = "|".join(re.escape(namespace) for namespace, _ in namespaces)
+        self._prefixed = re.compile(f"({alternatives})({_SAFE_LOCAL.pattern})") if namespaces else None
         self._blank_labels = dict(blank_labels or {})
         self._written: dict = {}
         self.used_prefixes: set[str] = set()
 
     def iri(self, iri: URIRef) -> str:
         text = str(iri)
-        for namespace, prefix in self._namespaces:
-            if text.startswith(namespace) and _SAFE_LOCAL.match(text[len(namespace):]):
-                self.used_prefixes.add(prefix)
-                return f"{prefix}:{text[len(namespace):]}"
+        prefixed = self._prefixed.match(text) if self._prefixed else None
+        if prefixed:
+            prefix = self._prefix_of[prefixed.group(1)]
+            self.used_prefixes.add(prefix)
+            return f"{prefix}:{prefixed.group(2)}"
         return "<" + _IRI_UNSAFE.sub(lambda m: f"%{ord(m.group()):02X}", text) + ">"
 
     def literal(self, literal: Literal) -> str:
