@@ -79,10 +79,32 @@ def test_two_builds_are_byte_identical(tmp_path, sample_asserted):
     assert again.asserted_file.read_bytes() == sample_asserted
 
 
-def test_parallel_build_is_byte_identical(tmp_path, sample_asserted):
-    # The worker pool must not change the order or the content of anything.
+def test_parallel_build_is_byte_identical(tmp_path, sample_build):
+    # The worker pool, and the forked processes that write asserted.ttl and the page beside the
+    # reasoning (background.py), must not change the order or the content of anything.
+    assert sample_build.records_built < build_module.PARALLEL_FROM_RECORDS  # so it was built in one process
     pooled = build_corpus(None, tmp_path / "pooled", workers=2)
-    assert pooled.asserted_file.read_bytes() == sample_asserted
+    assert [path.name for path in pooled.files] == [path.name for path in sample_build.files]
+    for ours, theirs in zip(pooled.files, sample_build.files):
+        if ours.name != "provenance.trig":  # it records when
+            assert ours.read_bytes() == theirs.read_bytes(), ours.name
+
+
+def test_a_failure_in_a_forked_job_is_reported_and_leaves_the_previous_outputs(tmp_path, small_corpus, monkeypatch):
+    out = tmp_path / "out"
+    build_corpus(small_corpus, out)
+    before = {path.name: path.read_bytes() for path in out.iterdir()}
+
+    def no_space(stream, **_):
+        stream.write("<!DOCTYPE html>")
+        raise OSError(28, "No space left on device", str(out / "graph.html"))
+
+    monkeypatch.setattr(build_module, "write_html", no_space)  # the forked copy has it too
+    with pytest.raises(OutputError) as raised:
+        build_corpus(None, out, workers=2)
+    assert str(raised.value) == (f"cannot write {out / 'graph.html'}: No space left on device; "
+                                 "check the folder's permissions and free space, or give another --out")
+    assert {path.name: path.read_bytes() for path in out.iterdir()} == before  # no temporary left either
 
 
 @pytest.mark.parametrize("hash_seed", ["0", "4242"])

@@ -22,7 +22,7 @@ from contextlib import AbstractContextManager, closing, contextmanager, nullcont
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
-from typing import Protocol, TextIO
+from typing import Protocol, TextIO, TypeVar
 
 import rdflib
 from rdflib import URIRef
@@ -42,6 +42,7 @@ from commkg.writing import (Blocks, Staged, commit_files, discard_files, render,
                             write_trig_blocks)
 
 Triple = tuple
+T = TypeVar("T")
 
 ASSERTED_FILE = "asserted.ttl"
 INFERRED_FILE = "inferred.ttl"
@@ -329,28 +330,29 @@ def _make_out_dir(out_dir: Path) -> None:
 
 
 @contextmanager
-def _started(stage: Callable[[], list[Staged]], *, fork: bool) -> Iterator[background.Job[list[Staged]]]:
-    """A job staging some output files (background.py), whose temporaries are removed if the
-    build fails before they are renamed into place."""
-    job = background.start(stage, fork=fork)
+def _started(job: Callable[[], T], *, fork: bool,
+             staged: Callable[[T], list[Staged]] = lambda result: result) -> Iterator[background.Job[T]]:
+    """A job that stages output files (background.py); `staged(result)` are its files, whose
+    temporaries are removed if the build fails before they are renamed into place."""
+    started = background.start(job, fork=fork)
     try:
-        yield job
+        yield started
     except BaseException:
         with suppress(Exception):  # the build's own failure is the one to report
-            discard_files(job.result())
+            discard_files(staged(started.result()))
         raise
 
 
 def _write_outputs(out_dir: Path, writers: dict[str, Callable[[TextIO], None]], *,
-                   page: background.Job[list[Staged]]) -> tuple[Path, ...]:
-    """Write `writers`' files and the page (which `page` stages) into `out_dir`, all or none."""
+                   also: Sequence[Callable[[], list[Staged]]]) -> tuple[Path, ...]:
+    """Write `writers`' files into `out_dir`, with the files the calls in `also` staged
+    elsewhere: all of them, or none."""
     staged: list[Staged] = []
     try:
         with _output_errors(out_dir):
-            try:
-                staged += stage_files({out_dir / name: write for name, write in writers.items()})
-            finally:
-                staged += page.result()  # even when the others failed: its temporary must go too
+            staged += stage_files({out_dir / name: write for name, write in writers.items()})
+            for more in also:
+                staged += more()
             staged.sort(key=lambda item: OUTPUT_FILES.index(item[0].name))
             return tuple(commit_files(staged))
     except BaseException:
@@ -408,28 +410,34 @@ def _build_corpus(corpus: Path | None, out_dir: Path, *, strict: bool, workers: 
     lap("extract")
 
     facts = asserted.facts
-    inferred, warnings, ontology = None, (), None
+    inferred, warnings, ontology, compiled = None, (), None, None
     if study_links is None:
         study_links = built <= STUDY_LINKS_UP_TO_RECORDS
-    if reason:
-        ontology = _ontology()
-        compiled = compile_ontology(ontology)
-        inferred = reason_triples(facts, compiled, exclude=frozenset() if study_links else STUDY_LINKS)
-        lap("reason")
     _make_out_dir(out_dir)
-    # The page is written by a forked copy of this process (when the build is parallel) while
-    # this one checks, renders and writes the Turtle files: at 10,000 records each is ~10 s.
-    page_writer = partial(write_html, graph=itertools.chain(facts, inferred or ()),
-                          annotations=asserted.annotations)
-    with _started(partial(stage_files, {out_dir / PAGE_FILE: page_writer}), fork=parallel) as page:
+    # When the build is parallel, forked copies of this process (background.py) write asserted.ttl
+    # while this one reasons, and the page while this one writes the other files: at 10,000
+    # records reasoning, the page and the Turtle files take some 10 s each.
+    with _started(partial(_write_asserted, asserted, out_dir), fork=parallel,
+                  staged=lambda result: result[1]) as asserted_job:
         if reason:
-            warnings = tuple(str(found) for found in inconsistencies(
-                facts, inferred, compiled, annotations=asserted.annotations))
-            lap("check")
-        writers, sizes = _data_writers(asserted, inferred, ontology)
-        lap("render")
-        writers[PROVENANCE_FILE] = _provenance_writer(corpus=corpus, records=built, started=started, graph_sizes=sizes)
-        files = _write_outputs(out_dir, writers, page=page)
+            ontology = _ontology()
+            compiled = compile_ontology(ontology)
+            inferred = reason_triples(facts, compiled, exclude=frozenset() if study_links else STUDY_LINKS)
+            lap("reason")
+        page_writer = partial(write_html, graph=itertools.chain(facts, inferred or ()),
+                              annotations=asserted.annotations)
+        with _started(partial(stage_files, {out_dir / PAGE_FILE: page_writer}), fork=parallel) as page_job:
+            if reason:
+                warnings = tuple(str(found) for found in inconsistencies(
+                    facts, inferred, compiled, annotations=asserted.annotations))
+                lap("check")
+            with _output_errors(out_dir):
+                shared, asserted_staged = asserted_job.result()
+            writers, sizes = _data_writers(asserted, shared, inferred, ontology)
+            lap("render")
+            writers[PROVENANCE_FILE] = _provenance_writer(corpus=corpus, records=built, started=started,
+                                                          graph_sizes=sizes)
+            files = _write_outputs(out_dir, writers, also=[lambda: asserted_staged, page_job.result])
     lap("write")
     return BuildReport(corpus=corpus, out_dir=out_dir, records_built=built, errors=tuple(errors),
                        triples=len(asserted), files=files,
@@ -450,20 +458,27 @@ def _stopwatch(seconds: dict[str, float]) -> Callable[[str], None]:
     return lap
 
 
-def _data_writers(asserted: AssertedGraph, inferred: set[Triple] | None,
-                  ontology: rdflib.Graph | None) -> tuple[dict[str, Callable[[TextIO], None]], dict[str, int]]:
-    """The writers of asserted.ttl and, after reasoning, inferred.ttl, graph.ttl and graph.trig;
-    and the size of each named graph. Each triple is rendered as Turtle once, and its text is
-    reused in every file it goes into (at 10,000 records, rendering was most of the build)."""
-    facts = asserted.facts
+def _write_asserted(asserted: AssertedGraph, out_dir: Path) -> tuple[Blocks, list[Staged]]:
+    """Render the facts records share, and stage asserted.ttl: (those blocks, its file)."""
     local, evidence = asserted.rendered()
     shared = render(asserted.shared, OUTPUT_PREFIXES)
-    writers = {ASSERTED_FILE: partial(write_blocks, parts=[local, shared, evidence], prefixes=OUTPUT_PREFIXES)}
-    if inferred is None:
-        return writers, {"asserted": len(asserted)}
+    return shared, stage_files({out_dir / ASSERTED_FILE: partial(
+        write_blocks, parts=[local, shared, evidence], prefixes=OUTPUT_PREFIXES)})
 
+
+def _data_writers(asserted: AssertedGraph, shared: Blocks, inferred: set[Triple] | None,
+                  ontology: rdflib.Graph | None) -> tuple[dict[str, Callable[[TextIO], None]], dict[str, int]]:
+    """The writers of inferred.ttl, graph.ttl and graph.trig (after reasoning), and the size of
+    each named graph. Each triple is rendered as Turtle once (`shared`: the blocks of what
+    records share), and its text is reused in every file it goes into (at 10,000 records,
+    rendering was most of the build)."""
+    if inferred is None:
+        return {}, {"asserted": len(asserted)}
+
+    facts = asserted.facts
+    local, evidence = asserted.rendered()
     inferred_blocks = render(inferred, OUTPUT_PREFIXES)
-    writers[INFERRED_FILE] = partial(write_blocks, parts=[inferred_blocks], prefixes=OUTPUT_PREFIXES)
+    writers = {INFERRED_FILE: partial(write_blocks, parts=[inferred_blocks], prefixes=OUTPUT_PREFIXES)}
     # graph.ttl is asserted.ttl and inferred.ttl interleaved: a subject with inferred triples has
     # its asserted block, then its inferred block (valid Turtle; docs/model.md).
     writers[GRAPH_FILE] = partial(write_blocks, parts=[local, shared, evidence, inferred_blocks],

@@ -1,0 +1,70 @@
+"""background.py: a job of the build run in a forked copy of the process, its answer sent back."""
+
+from __future__ import annotations
+
+import os
+import signal
+import threading
+
+import pytest
+
+from commkg import background
+
+needs_fork = pytest.mark.skipif(not background.can_fork(), reason="fork is used on Linux only")
+
+
+@needs_fork
+def test_a_forked_job_runs_in_another_process_and_its_result_comes_back():
+    job = background.start(lambda: (os.getpid(), "done"), fork=True)
+    assert job.forked
+    pid, value = job.result()
+    assert value == "done" and pid != os.getpid()
+    assert job.result() == (pid, "done")  # asked again: the same answer, no second wait
+
+
+@needs_fork
+def test_a_forked_jobs_exception_is_raised_by_result():
+    def fail():
+        raise OSError(28, "No space left on device", "/out/graph.html")
+
+    job = background.start(fail, fork=True)
+    with pytest.raises(OSError) as raised:
+        job.result()
+    assert (raised.value.errno, raised.value.strerror, raised.value.filename) == (
+        28, "No space left on device", "/out/graph.html")
+
+
+@needs_fork
+def test_a_forked_job_that_dies_is_a_job_died_error():
+    job = background.start(lambda: os.kill(os.getpid(), signal.SIGKILL), fork=True)
+    with pytest.raises(background.JobDied) as raised:
+        job.result()
+    assert str(raised.value) == ("a build process ended without finishing its work (exit code -9; out of "
+                                 "memory?); try again with --workers 1")
+
+
+@needs_fork
+def test_a_result_that_cannot_be_sent_back_is_an_error_not_a_hang():
+    job = background.start(lambda: threading.Lock(), fork=True)  # a lock cannot be pickled
+    with pytest.raises(RuntimeError, match="could not be sent back"):
+        job.result()
+
+
+def test_without_fork_the_job_runs_here_when_its_result_is_asked_for():
+    ran = []
+    job = background.start(lambda: ran.append(os.getpid()) or "done", fork=False)
+    assert not job.forked and ran == []
+    assert job.result() == "done" and ran == [os.getpid()]
+
+
+def test_no_fork_while_other_threads_run():
+    # A lock another thread holds at the fork would stay held for ever in the child.
+    stop = threading.Event()
+    thread = threading.Thread(target=stop.wait)
+    thread.start()
+    try:
+        assert not background.can_fork()
+        assert not background.start(lambda: None, fork=True).forked
+    finally:
+        stop.set()
+        thread.join()
