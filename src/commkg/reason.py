@@ -615,6 +615,16 @@ def clean(
 
     ours = _individuals(knowledge, ontology) | _individuals(ontology.facts, ontology)
     related = ontology.related_properties()
+    # Terms are interned (`_interner`): `is` and dict lookups by identity, never rdflib's
+    # Python-level ==, over the hundreds of thousands of candidates of a big corpus.
+    vocabulary: dict = {}
+
+    def in_vocabulary(term) -> bool:
+        found = vocabulary.get(term)
+        if found is None:
+            found = vocabulary[term] = _in_vocabulary(term)
+        return found
+
     result = set()
     for s, p, o in candidates:
         if p is _SAME_AS or type(s) is Literal or type(p) is BNode:
@@ -627,13 +637,15 @@ def clean(
             o = representative.get(o, o)
             if type(o) is BNode and p is _TYPE:
                 continue
-        if s not in ours or (p != _TYPE and _in_vocabulary(p)) or _in_vocabulary(o):
+            if in_vocabulary(o):
+                continue
+        if s not in ours or (p is not _TYPE and in_vocabulary(p)):
             continue
-        if s == o and p in related:
+        if s is o and p in related:
             continue
         result.add((s, p, o))
     for alias, root in representative.items():
-        if alias != root and alias in ours:
+        if alias is not root and alias in ours:
             result.add((alias, _SAME_AS, root))
     return result - knowledge - ontology.facts
 
