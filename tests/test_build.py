@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 import rdflib
-from rdflib import RDF, BNode, Graph, Literal, URIRef
+from rdflib import OWL, RDF, BNode, Graph, Literal, URIRef
 from rdflib.compare import isomorphic
 
 import commkg
@@ -359,3 +359,21 @@ def test_rapper_parses_the_hostile_terms(tmp_path):
                                 capture_output=True, text=True, timeout=60, check=False)
         assert result.returncode == 0, result.stderr
         assert f"returned {len(graph)} triples" in result.stderr
+
+
+def test_the_inferred_graph_appended_to_graph_trig_uses_only_the_prefixes_its_header_declares(tmp_path):
+    # graph.trig is written up to its inferred graph before reasoning; a prefix the inferred
+    # triples would use but the header lacks must give way to a full IRI.
+    comm = "https://w3id.org/commkg/ontology#"
+    trig = tmp_path / "graph.trig"
+    staged = writing.stage_files({trig: lambda stream: stream.write(f"@prefix comm: <{comm}> .\n")})
+    unreasoned = build_module._Unreasoned(shared=writing.Blocks([]), staged=staged,
+                                          trig_prefixes=frozenset({"comm"}), sizes={})
+    study, alias = URIRef("https://doi.org/10.1/a"), URIRef("https://w3id.org/commkg/id/doi/10.1/b/cited")
+    inferred = {(study, RDF.type, URIRef(comm + "Study")), (alias, OWL.sameAs, study)}
+    _, finish_trig = build_module._reasoned_writers(build_module.AssertedGraph(), unreasoned, inferred, tmp_path)
+    writing.commit_files(finish_trig())
+    text = trig.read_text(encoding="utf-8")
+    assert "comm:Study" in text and f"<{OWL.sameAs}>" in text and "owl:" not in text
+    dataset = rdflib.Dataset().parse(trig, format="trig")
+    assert set(dataset.graph(URIRef(build_module.GRAPH_BASE + "inferred"))) == inferred

@@ -38,8 +38,8 @@ from commkg.lexicon import CONCEPT, UNIT, Lexicon, load_lexicon
 from commkg.reason import STUDY_LINKS, compile_ontology, inconsistencies, reason_triples
 from commkg.resources import data_path, ontology_file
 from commkg.visual import write_html
-from commkg.writing import (Blocks, Staged, commit_files, discard_files, render, stage_files, subject_key, write_blocks,
-                            write_trig_blocks)
+from commkg.writing import (Blocks, Staged, append_to_staged, commit_files, discard_files, render, stage_files,
+                            subject_key, write_blocks, write_trig_blocks, write_trig_graph)
 
 Triple = tuple
 T = TypeVar("T")
@@ -410,17 +410,17 @@ def _build_corpus(corpus: Path | None, out_dir: Path, *, strict: bool, workers: 
     lap("extract")
 
     facts = asserted.facts
-    inferred, warnings, ontology, compiled = None, (), None, None
+    inferred, warnings, compiled = None, (), None
     if study_links is None:
         study_links = built <= STUDY_LINKS_UP_TO_RECORDS
+    ontology = _ontology() if reason else None
     _make_out_dir(out_dir)
-    # When the build is parallel, forked copies of this process (background.py) write asserted.ttl
-    # while this one reasons, and the page while this one writes the other files: at 10,000
+    # When the build is parallel, forked copies of this process (background.py) write what needs
+    # no reasoning while this one reasons, and the page while this one writes the rest: at 10,000
     # records reasoning, the page and the Turtle files take some 10 s each.
-    with _started(partial(_write_asserted, asserted, out_dir), fork=parallel,
-                  staged=lambda result: result[1]) as asserted_job:
+    with _started(partial(_write_unreasoned, asserted, out_dir, ontology), fork=parallel,
+                  staged=lambda unreasoned: unreasoned.staged) as unreasoned_job:
         if reason:
-            ontology = _ontology()
             compiled = compile_ontology(ontology)
             inferred = reason_triples(facts, compiled, exclude=frozenset() if study_links else STUDY_LINKS)
             lap("reason")
@@ -432,12 +432,13 @@ def _build_corpus(corpus: Path | None, out_dir: Path, *, strict: bool, workers: 
                     facts, inferred, compiled, annotations=asserted.annotations))
                 lap("check")
             with _output_errors(out_dir):
-                shared, asserted_staged = asserted_job.result()
-            writers, sizes = _data_writers(asserted, shared, inferred, ontology)
+                unreasoned = unreasoned_job.result()
+            writers, finish_trig = _reasoned_writers(asserted, unreasoned, inferred, out_dir)
             lap("render")
-            writers[PROVENANCE_FILE] = _provenance_writer(corpus=corpus, records=built, started=started,
-                                                          graph_sizes=sizes)
-            files = _write_outputs(out_dir, writers, also=[lambda: asserted_staged, page_job.result])
+            writers[PROVENANCE_FILE] = _provenance_writer(
+                corpus=corpus, records=built, started=started,
+                graph_sizes=_graph_sizes(unreasoned.sizes, inferred))
+            files = _write_outputs(out_dir, writers, also=[finish_trig, page_job.result])
     lap("write")
     return BuildReport(corpus=corpus, out_dir=out_dir, records_built=built, errors=tuple(errors),
                        triples=len(asserted), files=files,
@@ -458,44 +459,79 @@ def _stopwatch(seconds: dict[str, float]) -> Callable[[str], None]:
     return lap
 
 
-def _write_asserted(asserted: AssertedGraph, out_dir: Path) -> tuple[Blocks, list[Staged]]:
-    """Render the facts records share, and stage asserted.ttl: (those blocks, its file)."""
+@dataclass(frozen=True)
+class _Unreasoned:
+    """What `_write_unreasoned` hands back."""
+
+    shared: Blocks  # the rendered blocks of the facts records share, for graph.ttl
+    staged: list[Staged]  # asserted.ttl; with reasoning, graph.trig up to its inferred graph
+    trig_prefixes: frozenset[str]  # the prefixes graph.trig declares
+    sizes: dict[str, int]  # triples in each named graph but the inferred one
+
+
+def _write_unreasoned(asserted: AssertedGraph, out_dir: Path, ontology: rdflib.Graph | None) -> _Unreasoned:
+    """Stage the files, or parts of files, that need no reasoning: asserted.ttl, and (when there
+    is an `ontology` to reason with) graph.trig but for its inferred graph, which comes last in
+    the file (docs/model.md) and is appended after reasoning. Each triple is rendered as Turtle
+    once, and its text reused in every file it goes into (at 10,000 records, rendering was most
+    of the build); the records' own subjects and the evidence were rendered by the workers."""
     local, evidence = asserted.rendered()
     shared = render(asserted.shared, OUTPUT_PREFIXES)
-    return shared, stage_files({out_dir / ASSERTED_FILE: partial(
-        write_blocks, parts=[local, shared, evidence], prefixes=OUTPUT_PREFIXES)})
+    writers = {out_dir / ASSERTED_FILE: partial(write_blocks, parts=[local, shared, evidence], prefixes=OUTPUT_PREFIXES)}
+    if ontology is None:
+        return _Unreasoned(shared, stage_files(writers), frozenset(), {"asserted": len(asserted)})
 
-
-def _data_writers(asserted: AssertedGraph, shared: Blocks, inferred: set[Triple] | None,
-                  ontology: rdflib.Graph | None) -> tuple[dict[str, Callable[[TextIO], None]], dict[str, int]]:
-    """The writers of inferred.ttl, graph.ttl and graph.trig (after reasoning), and the size of
-    each named graph. Each triple is rendered as Turtle once (`shared`: the blocks of what
-    records share), and its text is reused in every file it goes into (at 10,000 records,
-    rendering was most of the build)."""
-    if inferred is None:
-        return {}, {"asserted": len(asserted)}
-
-    facts = asserted.facts
-    local, evidence = asserted.rendered()
-    inferred_blocks = render(inferred, OUTPUT_PREFIXES)
-    writers = {INFERRED_FILE: partial(write_blocks, parts=[inferred_blocks], prefixes=OUTPUT_PREFIXES)}
-    # graph.ttl is asserted.ttl and inferred.ttl interleaved: a subject with inferred triples has
-    # its asserted block, then its inferred block (valid Turtle; docs/model.md).
-    writers[GRAPH_FILE] = partial(write_blocks, parts=[local, shared, evidence, inferred_blocks],
-                                  prefixes=OUTPUT_PREFIXES)
     # graph.trig (docs/model.md): the lexicon's descriptions of concepts and units go with the ontology.
-    vocabulary = [t for t in facts if _is_vocabulary(t[0])]
+    vocabulary = [t for t in asserted.facts if _is_vocabulary(t[0])]
     vocabulary_keys = {subject_key(s) for s, _, _ in vocabulary}
     ontology_graph = set(ontology).union(vocabulary)
-    writers[TRIG_FILE] = partial(write_trig_blocks, graphs={
+    graphs = {
         "ontology": [render(ontology_graph, OUTPUT_PREFIXES, blank_prefix="ontology_")],
         "asserted": [local, shared.without(vocabulary_keys.__contains__)],  # vocabulary is never local
-        "inferred": [inferred_blocks],
         "evidence": [evidence],
-    }, prefixes=OUTPUT_PREFIXES, graph_base=GRAPH_BASE)
-    sizes = {"ontology": len(ontology_graph), "asserted": len(facts) - len(vocabulary),
-             "inferred": len(inferred), "evidence": asserted.evidence_triples}
-    return writers, sizes
+    }
+    declared: list[frozenset[str]] = []
+    writers[out_dir / TRIG_FILE] = lambda stream: declared.append(
+        write_trig_blocks(stream, graphs, OUTPUT_PREFIXES, GRAPH_BASE))
+    staged = stage_files(writers)
+    sizes = {"ontology": len(ontology_graph), "asserted": len(asserted.facts) - len(vocabulary),
+             "evidence": asserted.evidence_triples}
+    return _Unreasoned(shared, staged, declared[0], sizes)
+
+
+def _reasoned_writers(asserted: AssertedGraph, unreasoned: _Unreasoned, inferred: set[Triple] | None,
+                      out_dir: Path) -> tuple[dict[str, Callable[[TextIO], None]], Callable[[], list[Staged]]]:
+    """The writers of inferred.ttl and graph.ttl, and a call that appends the inferred graph to
+    graph.trig and returns the files `unreasoned` staged."""
+    if inferred is None:
+        return {}, lambda: unreasoned.staged
+    local, evidence = asserted.rendered()
+    inferred_blocks = render(inferred, OUTPUT_PREFIXES)
+    writers = {
+        INFERRED_FILE: partial(write_blocks, parts=[inferred_blocks], prefixes=OUTPUT_PREFIXES),
+        # graph.ttl is asserted.ttl and inferred.ttl interleaved: a subject with inferred triples
+        # has its asserted block, then its inferred block (valid Turtle; docs/model.md).
+        GRAPH_FILE: partial(write_blocks, parts=[local, unreasoned.shared, evidence, inferred_blocks],
+                            prefixes=OUTPUT_PREFIXES),
+    }
+    # graph.trig's header is written: a prefix it does not declare is not used (a full IRI instead).
+    declared = unreasoned.trig_prefixes
+    trig_blocks = inferred_blocks if inferred_blocks.prefixes <= declared else render(
+        inferred, {prefix: OUTPUT_PREFIXES[prefix] for prefix in declared})
+    trig = next(item for item in unreasoned.staged if item[0].name == TRIG_FILE)
+
+    def finish_trig() -> list[Staged]:
+        append_to_staged(trig, partial(write_trig_graph, name="inferred", parts=[trig_blocks],
+                                       prefixes=OUTPUT_PREFIXES, graph_base=GRAPH_BASE))
+        return unreasoned.staged
+    return writers, finish_trig
+
+
+def _graph_sizes(sizes: dict[str, int], inferred: set[Triple] | None) -> dict[str, int]:
+    if inferred is None:
+        return sizes
+    return {"ontology": sizes["ontology"], "asserted": sizes["asserted"], "inferred": len(inferred),
+            "evidence": sizes["evidence"]}
 
 
 def _provenance_writer(*, corpus: Path, records: int, started: datetime,

@@ -13,7 +13,7 @@ import heapq
 import os
 import re
 import tempfile
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from operator import itemgetter
 from pathlib import Path
@@ -151,6 +151,14 @@ def commit_files(staged: Sequence[Staged]) -> list[Path]:
 def discard_files(staged: Iterable[Staged]) -> None:
     for _, temporary in staged:
         Path(temporary).unlink(missing_ok=True)
+
+
+def append_to_staged(staged: Staged, write: Callable[[TextIO], None]) -> None:
+    """Write more at the end of a staged file (see stage_files), before it is committed."""
+    with open(staged[1], "a", encoding="utf-8", newline="\n") as stream:
+        write(stream)
+        stream.flush()
+        os.fsync(stream.fileno())
 
 
 def write_file_atomically(path: Path, write: Callable[[TextIO], None]) -> Path:
@@ -373,24 +381,37 @@ def write_trig(stream: TextIO, graphs: Mapping[str, Iterable[Triple]], prefixes:
 
 
 def write_trig_blocks(stream: TextIO, graphs: Mapping[str, Sequence[Blocks]], prefixes: Mapping[str, str],
-                      graph_base: str) -> None:
-    """Like write_trig, for blocks rendered beforehand: graph `name` holds all of `graphs[name]`."""
+                      graph_base: str, *, declare: Collection[str] = ()) -> frozenset[str]:
+    """Like write_trig, for blocks rendered beforehand: graph `name` holds all of `graphs[name]`.
+    The header declares the prefixes the blocks use, and those in `declare` (for a graph to be
+    appended with write_trig_graph); returns the prefixes declared."""
     forms = TurtleForms(prefixes)
     names = {name: forms.iri(URIRef(graph_base + name)) for name in graphs}
-    for line in _prefix_lines([Blocks((), frozenset(forms.used_prefixes))]
-                              + [part for parts in graphs.values() for part in parts], prefixes):
-        stream.write(line)
+    declared = frozenset(forms.used_prefixes).union(declare, *(part.prefixes for parts in graphs.values() for part in parts))
+    for prefix in sorted(declared):
+        stream.write(f"@prefix {prefix}: <{prefixes[prefix]}> .\n")
     for name, parts in graphs.items():
-        stream.write(f"\n{names[name]} {{")
-        # Each line of the graph's blocks indented by four spaces (blank lines stay empty), a
-        # few megabytes at a time: a graph of a big corpus is hundreds of megabytes.
-        chunk: list[str] = []
-        size = 0
-        for text in _merged(parts):
-            chunk.append(text)
-            size += len(text)
-            if size >= _INDENT_CHUNK:
-                stream.write(_indented("".join(chunk)))
-                chunk, size = [], 0
-        stream.write(_indented("".join(chunk)))
-        stream.write("}\n")
+        _write_trig_graph(stream, names[name], parts)
+    return declared
+
+
+def write_trig_graph(stream: TextIO, name: str, parts: Sequence[Blocks], prefixes: Mapping[str, str],
+                     graph_base: str) -> None:
+    """One more graph at the end of a TriG document whose header declares every prefix `parts` use."""
+    _write_trig_graph(stream, TurtleForms(prefixes).iri(URIRef(graph_base + name)), parts)
+
+
+def _write_trig_graph(stream: TextIO, name: str, parts: Sequence[Blocks]) -> None:
+    stream.write(f"\n{name} {{")
+    # Each line of the graph's blocks indented by four spaces (blank lines stay empty), a few
+    # megabytes at a time: a graph of a big corpus is hundreds of megabytes.
+    chunk: list[str] = []
+    size = 0
+    for text in _merged(parts):
+        chunk.append(text)
+        size += len(text)
+        if size >= _INDENT_CHUNK:
+            stream.write(_indented("".join(chunk)))
+            chunk, size = [], 0
+    stream.write(_indented("".join(chunk)))
+    stream.write("}\n")
