@@ -164,7 +164,7 @@ def test_an_output_that_cannot_be_written_is_exit_code_1(runner, tmp_path, small
     def no_space(writers):
         raise OSError(28, "No space left on device", str(target))
 
-    monkeypatch.setattr(build_module, "write_files_atomically", no_space)
+    monkeypatch.setattr(build_module, "stage_files", no_space)
     result = runner.invoke(main, ["build", str(small_corpus), "--out", str(tmp_path / "out")])
     assert result.exit_code == 1
     assert result.stderr == (f"Error: cannot write {target}: No space left on device; check the folder's "
