@@ -122,15 +122,14 @@ class Matcher:
             first = {key[0] for key in self._groups}
             self._starts_at = re.compile(f"[{''.join(sorted(re.escape(c) for c in first))}]", re.IGNORECASE)
 
-    def _starts(self, text: str):
-        return (m.start() for m in self._starts_at.finditer(text))
-
     def candidates(self, text: str) -> list[Match]:
         """Every position's longest match, even inside another candidate."""
         found = []
-        for position in self._starts(text):
-            for length in self._prefix_lengths:
-                group = self._groups.get(text[position: position + length].lower())
+        groups, lengths = self._groups, self._prefix_lengths  # locals: this loop runs for every word
+        for start in self._starts_at.finditer(text):
+            position = start.start()
+            for length in lengths:
+                group = groups.get(text[position: position + length].lower())
                 m = group.match(text, position) if group else None
                 if m:
                     name = m.lastgroup
