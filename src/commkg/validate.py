@@ -40,6 +40,7 @@ OA = rdflib.Namespace("http://www.w3.org/ns/oa#")
 SHAPES_FILE = "shapes.ttl"
 DOI_IRI = "https://doi.org/"
 ID_BASE = "https://w3id.org/commkg/id/"
+
 # Measured: one record per run is the fastest. A SPARQL constraint runs once per focus node, and
 # its cost grows with the graph it runs on (the evidence check looks up the annotations of a
 # concept, and every record of the run names the same concepts).
