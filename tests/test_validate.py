@@ -5,13 +5,29 @@ from __future__ import annotations
 import datetime
 from pathlib import Path
 
+import pytest
+from click.testing import CliRunner
 from rdflib import XSD, Literal, URIRef
 
+from commkg import validate
+from commkg.cli import main
 from commkg.export import load_build
-from commkg.validate import validate_build, validate_triples
+from commkg.validate import build_warnings, validate_build, validate_triples
 from conftest import run_commkg
 
 BROKEN = Path(__file__).parent / "data" / "broken"
+BROKEN_RECORDS = Path(__file__).parent / "data" / "broken-records"  # a corpus, see its README.md
+# What `commkg validate` says of a build of BROKEN_RECORDS, and `commkg build` warns of.
+BROKEN_RECORDS_VIOLATIONS = (
+    "future.txt: https://doi.org/10.5555/commkg-shacl-future comm:studyPeriod: the year 2090 is out of range "
+    "(1950 to next year): check the citation line",
+    "future.txt: https://doi.org/10.5555/commkg-shacl-future comm:studyPeriod: the year 2094 is out of range "
+    "(1950 to next year): check the citation line",
+    "future.txt: https://doi.org/10.5555/commkg-shacl-future dcterms:issued: the year 2095-09-06 is out of range "
+    "(1950 to next year): check the citation line",
+    "old_year.txt: https://doi.org/10.5555/commkg-shacl-old-year dcterms:issued: the year 1890-09-06 is out of "
+    "range (1950 to next year): check the citation line",
+)
 COMM = "https://w3id.org/commkg/ontology#"
 RECORD = URIRef("https://w3id.org/commkg/id/record/good")
 
@@ -63,3 +79,55 @@ def test_command_exit_codes(sample_build, tmp_path):
     assert bad.stdout == (BROKEN / "expected-report.txt").read_text(encoding="utf-8")
     missing = run_commkg("validate", "--build", str(tmp_path / "nowhere"), cwd=tmp_path)
     assert missing.returncode == 1 and "Error:" in missing.stderr
+
+
+# --------------------------------------------------------------------------- in `commkg build`
+
+@pytest.mark.parametrize("options", [[], ["--no-reason"]], ids=["reasoned", "no-reason"])
+def test_build_warns_of_each_violation_as_validate_reports_it(tmp_path, options):
+    runner = CliRunner()
+    out = tmp_path / "out"
+    built = runner.invoke(main, ["build", str(BROKEN_RECORDS), "--out", str(out), *options])
+    assert built.exit_code == 0, built.output  # warnings: the exit code of a clean build
+    assert built.stderr == "".join(f"commkg: warning: SHACL: {line}\n" for line in BROKEN_RECORDS_VIOLATIONS)
+    assert built.stdout.startswith("built 3 records (0 with errors), ")
+    assert {"asserted.ttl", "graph.html"} <= {path.name for path in out.iterdir()}  # written all the same
+    # The same lines as `commkg validate` prints for the build it wrote (graph.trig, or asserted.ttl).
+    checked = runner.invoke(main, ["validate", "--build", str(out)])
+    assert checked.exit_code == 1
+    assert checked.stdout == "".join(f"{line}\n" for line in BROKEN_RECORDS_VIOLATIONS) + "4 violation(s) in 2 record(s)\n"
+
+
+def test_the_sample_build_is_checked_and_prints_no_warning(sample_build, tmp_path):
+    assert sample_build.shacl_checked and sample_build.warnings == ()
+    result = CliRunner().invoke(main, ["build", "--out", str(tmp_path / "out")])
+    assert result.exit_code == 0, result.output
+    assert result.stderr == ""  # no SHACL warning, and no line saying the shapes were not checked
+
+
+@pytest.mark.parametrize("limit, checked", [(3, True), (2, False)])
+def test_build_checks_up_to_the_cut_off_and_says_which_command_checks_above_it(tmp_path, monkeypatch, limit, checked):
+    monkeypatch.setattr(validate, "CHECKED_IN_BUILD_UP_TO_RECORDS", limit)  # BROKEN_RECORDS has 3 records
+    out = tmp_path / "my graph"  # a space: the command must still work when pasted into a shell
+    result = CliRunner().invoke(main, ["build", str(BROKEN_RECORDS), "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    if checked:
+        assert result.stderr.count("commkg: warning: SHACL: ") == len(BROKEN_RECORDS_VIOLATIONS)
+    else:
+        assert result.stderr == ("commkg: SHACL shapes not checked for 3 records (it takes about 40 ms a record); "
+                                 f"`commkg validate --build '{out}'` checks them\n")
+
+
+def test_build_warnings_are_the_validation_lines_up_to_the_cut_off():
+    graphs = load_build(BROKEN)
+    triples = graphs["asserted"] | graphs["evidence"]
+    limit = validate.CHECKED_IN_BUILD_UP_TO_RECORDS
+    warnings = build_warnings(triples, [], records=limit)
+    expected = (BROKEN / "expected-report.txt").read_text(encoding="utf-8").splitlines()[:-1]  # without the sum
+    assert warnings == tuple(f"SHACL: {line}" for line in expected)
+    assert build_warnings(triples, [], records=limit + 1) is None
+
+
+def test_build_help_gives_the_cut_off():
+    text = " ".join(CliRunner().invoke(main, ["build", "--help"]).stdout.split())  # unwrapped
+    assert f"for corpora up to {validate.CHECKED_IN_BUILD_UP_TO_RECORDS} records, each violation of the SHACL shapes" in text

@@ -110,7 +110,8 @@ class BuildReport:
     records_extracted: int | None = None  # with --incremental, the records not taken from the cache
     inferred: int | None = None  # triples the reasoner added; None when it did not run
     study_links: bool = False  # whether study-to-study links were materialised
-    warnings: tuple[str, ...] = ()  # inconsistencies the reasoner found, one line each
+    shacl_checked: bool = False  # whether the records were checked against the SHACL shapes (validate.py)
+    warnings: tuple[str, ...] = ()  # inconsistencies the reasoner found, then SHACL violations, one line each
     seconds: dict[str, float] = field(default_factory=dict)  # wall time of each stage, for benchmarks
 
     @property
@@ -381,7 +382,9 @@ def build_corpus(
     (`out_dir/.cache`, cache.py) instead of being extracted again; the output is the same.
     With `reason` (the default) the OWL 2 RL reasoner adds inferred.ttl, graph.ttl and
     graph.trig; `study_links` materialises the study-to-study links (None: up to
-    STUDY_LINKS_UP_TO_RECORDS records).
+    STUDY_LINKS_UP_TO_RECORDS records). Up to validate.CHECKED_IN_BUILD_UP_TO_RECORDS records,
+    the asserted graph is checked against the SHACL shapes; violations are `warnings` (after the
+    reasoner's) and do not stop the build.
     Raises CorpusError for a corpus that is not a folder of records, OutputError when the output
     cannot be written; previous output files are left intact in every failure.
     """
@@ -431,6 +434,9 @@ def _build_corpus(corpus: Path | None, out_dir: Path, *, strict: bool, workers: 
                 warnings = tuple(str(found) for found in inconsistencies(
                     facts, inferred, compiled, annotations=asserted.annotations))
                 lap("check")
+            from commkg.validate import build_warnings  # validate imports export, which imports build: not at the top
+            shacl_warnings = build_warnings(facts, asserted.annotations, records=built)  # None: too many records to check
+            lap("validate")
             with _output_errors(out_dir):
                 unreasoned = unreasoned_job.result()
             writers, finish_trig = _reasoned_writers(asserted, unreasoned, inferred, out_dir)
@@ -444,7 +450,8 @@ def _build_corpus(corpus: Path | None, out_dir: Path, *, strict: bool, workers: 
                        triples=len(asserted), files=files,
                        records_extracted=cache.misses if cache else len(paths),
                        inferred=None if inferred is None else len(inferred),
-                       study_links=bool(reason and study_links), warnings=warnings, seconds=seconds)
+                       study_links=bool(reason and study_links), shacl_checked=shacl_warnings is not None,
+                       warnings=warnings + (shacl_warnings or ()), seconds=seconds)
 
 
 def _stopwatch(seconds: dict[str, float]) -> Callable[[str], None]:
