@@ -376,7 +376,9 @@ def build_corpus(
 
     A record that cannot be read is skipped and listed in the report's `errors`; with `strict`
     the first one is raised (a RecordError) and nothing is written. `workers` is the number of
-    extraction processes (None: one per core for long corpora, else one). `progress(total)`
+    extraction processes (None: one per core for long corpora, else one); with more than one,
+    forked processes also write the page and the files that need no reasoning beside the
+    reasoning (background.py; on Linux). `progress(total)`
     returns a context manager whose `.update(1)` is called once per record. With `incremental`,
     records unchanged since the last incremental build into `out_dir` are taken from its cache
     (`out_dir/.cache`, cache.py) instead of being extracted again; the output is the same.
