@@ -33,7 +33,11 @@ selective pattern (the planner breaks ties in the order the patterns are written
 concepts (few triples each) directly, aggregate before they name and label, and join labels
 (`OPTIONAL { SELECT ?concept ?label … }`) by hash too. What stays costly is per result row:
 ORDER BY, DISTINCT and GROUP_CONCAT each cost microseconds a row, so a query that returns
-hundreds of thousands of rows cannot answer in a second however it is written.
+hundreds of thousands of rows cannot answer in a second however it is written. ORDER BY most:
+the engine sorts by comparing, and reads both strings of every comparison back from the
+store's dictionary, so ordering by file name costs some 5 µs a row at 66,000 rows, 6 µs at
+232,000 (a number compares about ten times faster). So a saved query orders only by what its
+result needs, and drops a DISTINCT its rows cannot need (say why in the query).
 """
 
 from __future__ import annotations
