@@ -227,6 +227,33 @@ def test_every_concept_fact_has_evidence(seeds):
             assert concept in bodies
 
 
+DEV = Path(__file__).resolve().parents[2] / "shared" / "corpus" / "dev"
+
+
+@pytest.mark.parametrize("corpus", [data_path("corpus"), DEV], ids=["sample", "dev"])
+def test_names_concept_is_exactly_the_concepts_with_evidence(lexicon, corpus):
+    """document-concepts.rq reads comm:namesConcept for "the keys the record names (a fact with
+    evidence)": it must agree with the annotations, record by record."""
+    if not corpus.is_dir():
+        pytest.skip(f"no corpus at {corpus}")
+    for path in sorted(corpus.glob("*.txt")):
+        graph = extract(read_record(path), lexicon)
+        study = graph.value(None, COMM.sourceFile, Literal(path.name), any=False)
+        named = {str(graph.value(concept, SKOS.notation)) for concept in graph.objects(study, COMM.namesConcept)}
+        assert named, path.name
+        assert named == keys(graph), path.name
+
+
+def test_names_concept_leaves_out_what_the_text_does_not_name(lexicon):
+    """London is named in the text and Manchester in an affiliation line; England, which holds
+    both, is not named (the reasoner adds it to comm:setIn, never to comm:namesConcept)."""
+    _, graph = build(lexicon, "We interviewed managers of CCGs in London.",
+                     head="University of Manchester, Manchester.\n" + CITATION)
+    named = set(graph.objects(None, COMM.namesConcept))
+    assert {CONCEPT.CCG, CONCEPT.London, CONCEPT.Interview, CONCEPT.Manchester} <= named
+    assert CONCEPT.England not in named
+
+
 def test_extraction_is_deterministic(lexicon):
     path = data_path("corpus") / "004_2d04737228db5739.txt"
     first = extract(read_record(path), lexicon).serialize(format="nt")

@@ -176,6 +176,18 @@ def test_reasoner_supports_every_axiom(onto):
         COMM.sharesConditionWith, COMM.sharesOrganisationTypeWith}
 
 
+def test_no_axiom_concludes_names_concept(onto):
+    """comm:namesConcept means "has evidence in the record" in graph.ttl too (document-concepts.rq),
+    so no rule may add it: no sub-property, inverse, chain, symmetry or transitivity leads to it."""
+    compiled = compile_ontology(onto)
+    names = COMM.namesConcept
+    assert COMM.mentionsConcept in compiled.superproperties[names]
+    assert [p for p, sup in compiled.superproperties.items() if names in sup] == []
+    assert [p for p, inverse in compiled.inverses.items() if names in inverse or p == names] == []
+    assert names not in compiled.symmetric | compiled.transitive
+    assert names not in {chain.result for chain in compiled.chains}
+
+
 def test_place_facts(onto):
     part_of = set(onto.subject_objects(COMM.partOf))
     for place, whole in [("Manchester", "England"), ("London", "England"),

@@ -149,6 +149,17 @@ def test_prp_spo2_set_in_chain(ontology):
     assert (EX.s, COMM.setIn, CONCEPT.Scotland) not in inferred
 
 
+def test_names_concept_is_never_inferred(ontology):
+    """comm:namesConcept stays what the record's words name (document-concepts.rq relies on it
+    in graph.ttl): set in England by the chain, but not naming England."""
+    inferred = infer("""
+        :s comm:setIn concept:Manchester ; comm:namesConcept concept:Manchester ;
+           comm:usesTheory concept:StewardshipTheory ; comm:namesConcept concept:StewardshipTheory .
+    """, ontology)
+    assert (EX.s, COMM.setIn, CONCEPT.England) in inferred
+    assert [t for t in inferred if t[1] == COMM.namesConcept] == []
+
+
 # --- study-to-study links ----------------------------------------------------------------------
 
 

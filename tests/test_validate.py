@@ -71,6 +71,17 @@ def test_next_year_is_in_range_the_year_after_is_not():
     assert late.violations[0].source_file == "good.txt"
 
 
+def test_names_concept_needs_evidence():
+    """comm:namesConcept says the record's words name the concept: an annotation must quote them."""
+    names = URIRef(COMM + "namesConcept")
+    concept = "https://w3id.org/commkg/concept/"
+    good = _good_with_year("2013")
+    assert validate_triples(good | {(RECORD, names, URIRef(concept + "ResourceDependencyTheory"))}).conforms
+    unquoted = validate_triples(good | {(RECORD, names, URIRef(concept + "Scotland"))})
+    assert [(v.path, v.message) for v in unquoted.violations] == [
+        ("comm:namesConcept", f"no evidence for {concept}Scotland: no annotation with it as oa:hasBody targets this record")]
+
+
 def test_command_exit_codes(sample_build, tmp_path):
     good = run_commkg("validate", "--build", str(sample_build.out_dir), cwd=tmp_path)
     assert good.returncode == 0 and "conforms" in good.stdout

@@ -252,6 +252,11 @@ class _RecordExtraction:
                     prop = COMM.authoredIn if concept.category == "place" else COMM.mentionsConcept
                     self.fact(prop, concept.iri, offset + match.start, offset + match.end)
                     self.used_concepts.add(key)
+        # Every concept used above has evidence in this record, and only these do. Said once more
+        # as comm:namesConcept, which no rule infers, so that a query on asserted + inferred can
+        # tell them from what the reasoner adds (England for a study set in Manchester).
+        for key in self.used_concepts:
+            self.add(self.study, COMM.namesConcept, self.lexicon.concept(key).iri)
         return mentions
 
     def _matches(self, matcher, text: str) -> list[Match]:

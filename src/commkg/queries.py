@@ -33,7 +33,11 @@ selective pattern (the planner breaks ties in the order the patterns are written
 concepts (few triples each) directly, aggregate before they name and label, and join labels
 (`OPTIONAL { SELECT ?concept ?label … }`) by hash too. What stays costly is per result row:
 ORDER BY, DISTINCT and GROUP_CONCAT each cost microseconds a row, so a query that returns
-hundreds of thousands of rows cannot answer in a second however it is written.
+hundreds of thousands of rows cannot answer in a second however it is written. ORDER BY most:
+the engine sorts by comparing, and reads both strings of every comparison back from the
+store's dictionary, so ordering by file name costs some 6 µs a row (0.4 s for 66,000 rows,
+1.3 s for 232,000 on the benchmark's machine); by a number, a tenth of that. So a saved query
+orders only by what its result needs, and drops a DISTINCT its rows cannot need (saying why).
 """
 
 from __future__ import annotations
