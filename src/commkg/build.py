@@ -390,14 +390,20 @@ def build_corpus(
     Raises CorpusError for a corpus that is not a folder of records, OutputError when the output
     cannot be written; previous output files are left intact in every failure.
     """
+    # validate imports export, which imports build: not at the top. And not in _build_corpus: the
+    # frames of a first import stay alive until the next garbage collection, and would keep that
+    # frame's millions of triples with them (at 10,000 records, 3 s more to free them).
+    from commkg.validate import build_warnings
+
     with collector_paused():
         return _build_corpus(corpus, out_dir, strict=strict, workers=workers, progress=progress,
-                             incremental=incremental, reason=reason, study_links=study_links)
+                             incremental=incremental, reason=reason, study_links=study_links,
+                             validation=build_warnings)
 
 
 def _build_corpus(corpus: Path | None, out_dir: Path, *, strict: bool, workers: int | None,
                   progress: ProgressFactory | None, incremental: bool, reason: bool,
-                  study_links: bool | None) -> BuildReport:
+                  study_links: bool | None, validation: Callable) -> BuildReport:
     started = datetime.now(timezone.utc)
     corpus = Path(corpus) if corpus is not None else data_path("corpus")
     out_dir = Path(out_dir)
@@ -436,8 +442,7 @@ def _build_corpus(corpus: Path | None, out_dir: Path, *, strict: bool, workers: 
                 warnings = tuple(str(found) for found in inconsistencies(
                     facts, inferred, compiled, annotations=asserted.annotations))
                 lap("check")
-            from commkg.validate import build_warnings  # validate imports export, which imports build: not at the top
-            shacl_warnings = build_warnings(facts, asserted.annotations, records=built)  # None: too many records to check
+            shacl_warnings = validation(facts, asserted.annotations, records=built)  # None: too many records to check
             lap("validate")
             with _output_errors(out_dir):
                 unreasoned = unreasoned_job.result()
