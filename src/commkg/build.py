@@ -450,7 +450,7 @@ def _build_corpus(corpus: Path | None, out_dir: Path, *, strict: bool, workers: 
             lap("render")
             writers[PROVENANCE_FILE] = _provenance_writer(
                 corpus=corpus, records=built, started=started,
-                graph_sizes=_graph_sizes(unreasoned.sizes, inferred))
+                graph_sizes=unreasoned.sizes if inferred is None else {**unreasoned.sizes, "inferred": len(inferred)})
             files = _write_outputs(out_dir, writers, also=[finish_trig, page_job.result])
     lap("write")
     return BuildReport(corpus=corpus, out_dir=out_dir, records_built=built, errors=tuple(errors),
@@ -539,13 +539,6 @@ def _reasoned_writers(asserted: AssertedGraph, unreasoned: _Unreasoned, inferred
                                        prefixes=OUTPUT_PREFIXES, graph_base=GRAPH_BASE))
         return unreasoned.staged
     return writers, finish_trig
-
-
-def _graph_sizes(sizes: dict[str, int], inferred: set[Triple] | None) -> dict[str, int]:
-    if inferred is None:
-        return sizes
-    return {"ontology": sizes["ontology"], "asserted": sizes["asserted"], "inferred": len(inferred),
-            "evidence": sizes["evidence"]}
 
 
 def _provenance_writer(*, corpus: Path, records: int, started: datetime,

@@ -10,10 +10,11 @@ IRI, each object list sorted; only ASCII-safe prefixed names, everything else as
 from __future__ import annotations
 
 import heapq
+import itertools
 import os
 import re
 import tempfile
-from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from operator import itemgetter
 from pathlib import Path
@@ -334,9 +335,12 @@ def _merged(parts: Iterable[Blocks]) -> Iterator[str]:
     return ("\n" + text for _, text in heapq.merge(*(part.entries for part in parts), key=itemgetter(0)))
 
 
-def _prefix_lines(parts: Iterable[Blocks], prefixes: Mapping[str, str]) -> Iterator[str]:
-    used = sorted(set().union(*(part.prefixes for part in parts)))
-    return (f"@prefix {prefix}: <{prefixes[prefix]}> .\n" for prefix in used)
+def _prefixes_used(parts: Iterable[Blocks]) -> frozenset[str]:
+    return frozenset().union(*(part.prefixes for part in parts))
+
+
+def _prefix_lines(used: Iterable[str], prefixes: Mapping[str, str]) -> Iterator[str]:
+    return (f"@prefix {prefix}: <{prefixes[prefix]}> .\n" for prefix in sorted(used))
 
 
 def turtle_lines(graph: Iterable[Triple], prefixes: Mapping[str, str]) -> Iterator[str]:
@@ -348,7 +352,7 @@ def turtle_lines(graph: Iterable[Triple], prefixes: Mapping[str, str]) -> Iterat
 def write_blocks_lines(parts: Sequence[Blocks], prefixes: Mapping[str, str]) -> Iterator[str]:
     """One Turtle document of all of `parts`, in subject order; a subject in several parts gets
     a block from each, in the order of `parts`."""
-    yield from _prefix_lines(parts, prefixes)
+    yield from _prefix_lines(_prefixes_used(parts), prefixes)
     yield from _merged(parts)
 
 
@@ -381,15 +385,14 @@ def write_trig(stream: TextIO, graphs: Mapping[str, Iterable[Triple]], prefixes:
 
 
 def write_trig_blocks(stream: TextIO, graphs: Mapping[str, Sequence[Blocks]], prefixes: Mapping[str, str],
-                      graph_base: str, *, declare: Collection[str] = ()) -> frozenset[str]:
+                      graph_base: str) -> frozenset[str]:
     """Like write_trig, for blocks rendered beforehand: graph `name` holds all of `graphs[name]`.
-    The header declares the prefixes the blocks use, and those in `declare` (for a graph to be
-    appended with write_trig_graph); returns the prefixes declared."""
+    Returns the prefixes the header declares (a graph appended with write_trig_graph may use
+    only these)."""
     forms = TurtleForms(prefixes)
     names = {name: forms.iri(URIRef(graph_base + name)) for name in graphs}
-    declared = frozenset(forms.used_prefixes).union(declare, *(part.prefixes for parts in graphs.values() for part in parts))
-    for prefix in sorted(declared):
-        stream.write(f"@prefix {prefix}: <{prefixes[prefix]}> .\n")
+    declared = _prefixes_used([Blocks((), frozenset(forms.used_prefixes)), *itertools.chain(*graphs.values())])
+    stream.writelines(_prefix_lines(declared, prefixes))
     for name, parts in graphs.items():
         _write_trig_graph(stream, names[name], parts)
     return declared
