@@ -13,9 +13,6 @@ import rdflib
 import commkg.cache
 from commkg import __version__
 from commkg.build import build_corpus
-from commkg.cache import TermDecoder, encode
-from commkg.evidence import Annotation
-from commkg.extract import ExtractedRecord, Extraction
 from commkg.export import load_build
 from commkg.provenance import PROV, VOID, describe_build, write_provenance
 from conftest import run_commkg
@@ -95,23 +92,6 @@ def test_a_damaged_entry_is_only_a_miss(corpus, tmp_path):
     entry.write_text('{"format": "commkg-record-cache-1", "terms": [["u"', encoding="utf-8")
     assert build_corpus(corpus, out, incremental=True).records_extracted == 1
     _same_as_full_build(corpus, out, tmp_path)
-
-
-def test_entries_round_trip_every_kind_of_term():
-    study = rdflib.URIRef("https://e.org/s")
-    facts = tuple((study, rdflib.URIRef("https://e.org/p"), literal) for literal in (
-        rdflib.Literal("plain"), rdflib.Literal("会议", lang="zh"), rdflib.Literal(12),
-        rdflib.Literal("2013-09-06", datatype=rdflib.XSD.date), rdflib.Literal("2013", datatype=rdflib.XSD.gYear)))
-    facts += ((rdflib.BNode("x1"), rdflib.RDF.first, rdflib.URIRef("https://e.org/o")),)
-    annotations = (Annotation("https://e.org/s/evidence/0-4", study, 0, 4, "会议 \"x\"", (study, rdflib.URIRef("https://e.org/o"))),)
-    record = ExtractedRecord(
-        Extraction(study, "https://e.org/s/", facts, ("Interview",), annotations),
-        local_blocks=[((0, "https://e.org/s", "", ""), "<https://e.org/s> <https://e.org/p> \"plain\" .\n")],
-        evidence=[((0, "https://e.org/s/evidence/0-4", "", ""), "<https://e.org/s/evidence/0-4> a oa:Annotation .\n")],
-        prefixes=("oa",))
-    back = TermDecoder().decode(encode(record))
-    assert back == record
-    assert [type(t[2]) for t in back.extraction.facts] == [type(t[2]) for t in facts]
 
 
 def test_cli_incremental_says_how_many_records_it_extracted(corpus, tmp_path):

@@ -28,13 +28,14 @@ import rdflib
 from rdflib import URIRef
 
 from commkg import background
-from commkg.bulk import collector_paused, interner
+from commkg.bulk import collector_paused
 from commkg.cache import RecordCache
 from commkg.corpus import find_records, read_record
 from commkg.errors import CommkgError, RecordError
 from commkg.evidence import Annotation, triple_count, turtle_entries
-from commkg.extract import ExtractedRecord, extract_record
+from commkg.extract import extract_record
 from commkg.lexicon import CONCEPT, UNIT, Lexicon, load_lexicon
+from commkg.packing import PackedRecord, TermTable, pack
 from commkg.reason import STUDY_LINKS, compile_ontology, inconsistencies, reason_triples
 from commkg.resources import data_path, ontology_file
 from commkg.visual import write_html
@@ -130,24 +131,29 @@ class BuildReport:
 
 # --------------------------------------------------------------------------- per record
 
-def extract_file(path: Path, lexicon: Lexicon | None = None) -> tuple[ExtractedRecord | None, str | None]:
+def extract_file(path: Path, lexicon: Lexicon | None = None) -> tuple[PackedRecord | None, str | None]:
     """(the record's extraction, None), or (None, the reason it was skipped). Runs in a worker
-    process: it returns plain data, since RecordError itself does not survive pickling."""
+    process: it returns plain data (packing.py), since RecordError itself does not survive
+    pickling and rdflib terms are dear to unpickle."""
     try:
         record = read_record(path)
         extraction = extract_record(record, lexicon or load_lexicon())  # load_lexicon is cached per process
+        local_facts, shared_facts = [], []
+        for triple in extraction.facts:
+            (local_facts if extraction.is_local(triple[0]) else shared_facts).append(triple)
         # Rendered here, in parallel: the blocks of subjects no other record speaks of, and the
         # evidence (most of the output, of which only the text is needed).
-        local = render([t for t in extraction.facts if extraction.is_local(t[0])], OUTPUT_PREFIXES)
+        local = render(local_facts, OUTPUT_PREFIXES)
         entries, prefixes = turtle_entries(extraction.annotations, OUTPUT_PREFIXES)
+        packed = pack(extraction, local_facts=local_facts, shared_facts=shared_facts,
+                      local_blocks=list(local.entries), evidence=entries, prefixes=prefixes | local.prefixes)
     except RecordError as error:
         return None, error.reason
     except CommkgError as error:
         return None, str(error)
     except Exception as error:  # noqa: BLE001 - one record's bug must not sink the corpus
         return None, f"extraction failed ({type(error).__name__}: {error}); please report this bug"
-    return ExtractedRecord(extraction, local_blocks=list(local.entries), evidence=entries,
-                           prefixes=tuple(sorted(prefixes | local.prefixes))), None
+    return packed, None
 
 
 @dataclass
@@ -163,25 +169,25 @@ class AssertedGraph:
     prefixes: set[str] = field(default_factory=set)  # that both use
 
     def __post_init__(self) -> None:
-        self._name = interner()
+        self._terms = TermTable()  # one object per term for the whole corpus (bulk.py)
 
-    def add(self, record: ExtractedRecord) -> None:
-        extraction = record.extraction
-        self.add_facts(extraction.facts, is_local=extraction.is_local)
-        self.annotations.extend(extraction.annotations)
+    def add(self, record: PackedRecord) -> None:
+        unpacked = self._terms.unpack(record)
+        self.facts.update(unpacked.local_facts)
+        self.facts.update(unpacked.shared_facts)
+        self.shared.update(unpacked.shared_facts)
+        self.annotations.extend(unpacked.annotations)
         self.local_blocks.extend(record.local_blocks)
         self.evidence.extend(record.evidence)
         self.prefixes.update(record.prefixes)
 
-    def add_facts(self, triples: Iterable[Triple], *, is_local: Callable[[object], bool] = lambda subject: False) -> None:
-        """Add triples, those not `is_local` (by their subject) to the ones still to render too."""
-        # Interned: each record's terms arrive as new objects (see bulk.py).
-        name = self._name
+    def add_shared(self, triples: Iterable[Triple]) -> None:
+        """Add triples about subjects that records share (the lexicon's descriptions of concepts)."""
+        intern = self._terms.intern
         for s, p, o in triples:
-            triple = (name(s), name(p), name(o))
+            triple = (intern(s), intern(p), intern(o))
             self.facts.add(triple)
-            if not is_local(s):
-                self.shared.add(triple)
+            self.shared.add(triple)
 
     def sort(self) -> None:
         self.local_blocks.sort()
@@ -230,7 +236,7 @@ def _worker_count(records: int, workers: int | None) -> int:
     return max(1, min(cpus, records))
 
 
-Result = tuple[ExtractedRecord | None, str | None]
+Result = tuple[PackedRecord | None, str | None]
 
 
 def _results(paths: Sequence[Path], workers: int) -> Iterator[Result]:
@@ -275,7 +281,7 @@ def _extract_all(paths: Sequence[Path], *, strict: bool, workers: int, bar: Prog
         for path, (record, reason) in zip(paths, results):
             bar.update(1)
             if reason is None:
-                reason = _same_study(str(record.extraction.study), path, studies)
+                reason = _same_study(record.terms[record.study], path, studies)
             if reason is not None:
                 error = RecordError(path, reason)
                 if strict:
@@ -283,10 +289,10 @@ def _extract_all(paths: Sequence[Path], *, strict: bool, workers: int, bar: Prog
                 errors.append(error)
                 continue
             asserted.add(record)
-            concepts.update(record.extraction.concepts)
+            concepts.update(record.concepts)
             built += 1
     for key in sorted(concepts):  # once for the corpus, not once per record that uses the concept
-        asserted.add_facts(lexicon.descriptions[key])
+        asserted.add_shared(lexicon.descriptions[key])
     asserted.sort()
     return asserted, errors, built
 
@@ -496,7 +502,7 @@ def _write_unreasoned(asserted: AssertedGraph, out_dir: Path, ontology: rdflib.G
         return _Unreasoned(shared, stage_files(writers), frozenset(), {"asserted": len(asserted)})
 
     # graph.trig (docs/model.md): the lexicon's descriptions of concepts and units go with the ontology.
-    vocabulary = [t for t in asserted.facts if _is_vocabulary(t[0])]
+    vocabulary = [t for t in asserted.shared if _is_vocabulary(t[0])]  # never a record's own subject
     vocabulary_keys = {subject_key(s) for s, _, _ in vocabulary}
     ontology_graph = set(ontology).union(vocabulary)
     graphs = {

@@ -26,21 +26,18 @@ import tempfile
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
-from rdflib import BNode, Literal, URIRef
-
 from commkg import __version__
 from commkg.corpus import MAX_RECORD_BYTES
-from commkg.evidence import Annotation
-from commkg.extract import Extraction, ExtractedRecord
+from commkg.packing import PackedRecord, checked
 from commkg.resources import ontology_file
 
-Result = tuple  # (ExtractedRecord, None) or (None, reason): build.extract_file's result
+Result = tuple  # (PackedRecord, None) or (None, reason): build.extract_file's result
 
 CACHE_DIR = ".cache"
-FORMAT = "commkg-record-cache-3"  # bump when the entry layout changes
+FORMAT = "commkg-record-cache-4"  # bump when the entry layout changes
 # The modules whose code decides what a record's entry holds.
 # build and writing too: the evidence is kept as the Turtle text they write (with build's prefixes).
-_EXTRACTING_MODULES = ("corpus", "citation", "extract", "lexicon", "evidence", "writing", "build")
+_EXTRACTING_MODULES = ("corpus", "citation", "extract", "lexicon", "evidence", "writing", "build", "packing")
 
 
 def build_salt() -> str:
@@ -57,90 +54,19 @@ def build_salt() -> str:
 
 # ------------------------------------------------------------------------------ entry format
 
-class _TermTable:
-    """Distinct terms in order of first use, each written once (a record repeats its IRIs)."""
-
-    def __init__(self) -> None:
-        self.index: dict = {}
-        self.rows: list = []
-
-    def __call__(self, term) -> int:
-        number = self.index.get(term)
-        if number is None:
-            number = self.index[term] = len(self.rows)
-            self.rows.append(_term_row(term))
-        return number
+def encode(record: PackedRecord) -> str:
+    """A record's packed extraction (packing.py) as JSON."""
+    return json.dumps({"format": FORMAT, **record._asdict()}, ensure_ascii=False, separators=(",", ":"))
 
 
-def encode(record: ExtractedRecord) -> str:
-    """A record's extraction as JSON: a table of distinct terms, and the facts and annotations
-    with their terms as indices into it; the Turtle text of its blocks as it is."""
-    extraction = record.extraction
-    term = _TermTable()
-    entry = {
-        "format": FORMAT,
-        "study": term(extraction.study),
-        "facts": [term(t) for triple in extraction.facts for t in triple],
-        "concepts": list(extraction.concepts),
-        "annotations": [[a.iri, a.start, a.end, a.exact, [term(body) for body in a.bodies]]
-                        for a in extraction.annotations],
-        "base": extraction.base,
-        "local": record.local_blocks,
-        "evidence": record.evidence,
-        "prefixes": list(record.prefixes),
-    }
-    entry["terms"] = term.rows
-    return json.dumps(entry, ensure_ascii=False, separators=(",", ":"))
-
-
-def _term_row(term) -> list:
-    if isinstance(term, URIRef):
-        return ["u", str(term)]
-    if isinstance(term, BNode):
-        return ["b", str(term)]
-    if isinstance(term, Literal):
-        return ["l", str(term), term.language, str(term.datatype) if term.datatype is not None else None]
-    raise TypeError(f"cannot cache {term!r}")
-
-
-class TermDecoder:
-    """Turns term rows back into rdflib terms, each distinct row once per build: making an rdflib
-    Literal costs tens of microseconds, and the shared concepts, predicates and small numbers
-    recur in every record."""
-
-    def __init__(self) -> None:
-        self._terms: dict[tuple, object] = {}
-
-    def term(self, row: list):
-        key = tuple(row)
-        term = self._terms.get(key)
-        if term is None:
-            kind = row[0]
-            if kind == "u":
-                term = URIRef(row[1])
-            elif kind == "b":
-                term = BNode(row[1])
-            else:
-                term = Literal(row[1], lang=row[2], datatype=URIRef(row[3]) if row[3] else None)
-            self._terms[key] = term
-        return term
-
-    def decode(self, text: str) -> ExtractedRecord:
-        entry = json.loads(text)
-        if entry.get("format") != FORMAT:
-            raise ValueError("not a cache entry of this format")
-        terms = [self.term(row) for row in entry["terms"]]
-        flat = entry["facts"]
-        study = terms[entry["study"]]
-        extraction = Extraction(
-            study=study, base=entry["base"],
-            facts=tuple((terms[flat[i]], terms[flat[i + 1]], terms[flat[i + 2]]) for i in range(0, len(flat), 3)),
-            concepts=tuple(entry["concepts"]),
-            annotations=tuple(Annotation(iri, study, start, end, exact, tuple(terms[b] for b in bodies))
-                              for iri, start, end, exact, bodies in entry["annotations"]))
-        return ExtractedRecord(extraction, local_blocks=[(tuple(key), text) for key, text in entry["local"]],
-                               evidence=[(tuple(key), text) for key, text in entry["evidence"]],
-                               prefixes=tuple(entry["prefixes"]))
+def decode(text: str) -> PackedRecord:
+    entry = json.loads(text)
+    if entry.pop("format", None) != FORMAT:
+        raise ValueError("not a cache entry of this format")
+    record = PackedRecord(**entry)
+    # JSON has no tuples: the blocks' sort keys come back as lists, which do not compare with tuples.
+    return checked(record._replace(local_blocks=[(tuple(key), text) for key, text in record.local_blocks],
+                                   evidence=[(tuple(key), text) for key, text in record.evidence]))
 
 
 # ------------------------------------------------------------------------------ the cache
@@ -153,7 +79,6 @@ class RecordCache:
         self.salt = salt or build_salt()
         self.hits = 0
         self.misses = 0
-        self._decoder = TermDecoder()
 
     def key(self, path: Path, content: bytes) -> str:
         digest = hashlib.sha256(self.salt.encode())
@@ -164,15 +89,15 @@ class RecordCache:
     def _entry(self, key: str) -> Path:
         return self.folder / f"{key}.json"
 
-    def get(self, key: str) -> ExtractedRecord | None:
+    def get(self, key: str) -> PackedRecord | None:
         try:
-            return self._decoder.decode(self._entry(key).read_text(encoding="utf-8"))
+            return decode(self._entry(key).read_text(encoding="utf-8"))
         except FileNotFoundError:
             return None
         except (OSError, ValueError, KeyError, IndexError, TypeError):
             return None  # a damaged entry is only a miss: the record is extracted again
 
-    def put(self, key: str, record: ExtractedRecord) -> None:
+    def put(self, key: str, record: PackedRecord) -> None:
         """Store an entry atomically (a crash leaves the old entry or none, never half of one)."""
         self.folder.mkdir(parents=True, exist_ok=True)
         handle, temporary = tempfile.mkstemp(dir=self.folder, prefix=".entry.", suffix=".tmp")
@@ -200,7 +125,7 @@ class RecordCache:
         record is unchanged, else from `extract(missing paths)`, whose successes are stored.
         The entries of records not in `paths` (deleted or changed since) are removed."""
         keys: list[str | None] = []
-        cached: dict[int, ExtractedRecord] = {}
+        cached: dict[int, PackedRecord] = {}
         for position, path in enumerate(paths):
             try:
                 # Only what the reader would read: a named pipe would block this read forever,

@@ -121,16 +121,6 @@ class Extraction(NamedTuple):
             yield from annotation_triples(annotation)
 
 
-class ExtractedRecord(NamedTuple):
-    """An extraction with the parts only it speaks of already written as Turtle: what a build
-    worker sends back (rendering in parallel), and what the incremental cache keeps."""
-
-    extraction: Extraction
-    local_blocks: list[tuple[tuple, str]]  # writing.Blocks entries of the facts about its local subjects
-    evidence: list[tuple[tuple, str]]  # the same of its annotations (evidence.turtle_entries)
-    prefixes: tuple[str, ...]  # the prefixes those blocks use
-
-
 class _RecordExtraction:
     """The state of one extraction; `extract()` is the way in."""
 
