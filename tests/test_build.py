@@ -371,7 +371,7 @@ def test_the_inferred_graph_appended_to_graph_trig_uses_only_the_prefixes_its_he
                                           trig_prefixes=frozenset({"comm"}), sizes={})
     study, alias = URIRef("https://doi.org/10.1/a"), URIRef("https://w3id.org/commkg/id/doi/10.1/b/cited")
     inferred = {(study, RDF.type, URIRef(comm + "Study")), (alias, OWL.sameAs, study)}
-    _, finish_trig = build_module._reasoned_writers(build_module.AssertedGraph(), unreasoned, inferred, tmp_path)
+    _, finish_trig = build_module._reasoned_writers(build_module.AssertedGraph(build_module._compiled_ontology()), unreasoned, inferred, tmp_path)
     writing.commit_files(finish_trig())
     text = trig.read_text(encoding="utf-8")
     assert "comm:Study" in text and f"<{OWL.sameAs}>" in text and "owl:" not in text

@@ -30,7 +30,7 @@ def _record(study: URIRef = STUDY) -> tuple[Extraction, list, list]:
 
 def _packed(study: URIRef = STUDY) -> PackedRecord:
     extraction, local, shared = _record(study)
-    return pack(extraction, local_facts=local, shared_facts=shared,
+    return pack(extraction, local_facts=local, shared_facts=shared, knowledge=shared[:1],
                 local_blocks=[((0, str(study), "", ""), f"<{study}> <https://e.org/p> \"plain\" .\n")],
                 evidence=[((0, f"{study}/evidence/0-4", "", ""), f"<{study}/evidence/0-4> a oa:Annotation .\n")],
                 prefixes={"oa"})
@@ -46,7 +46,7 @@ def test_every_kind_of_term_comes_back_equal_and_of_its_type(carry):
     assert packed == _packed()
     back = TermTable().unpack(packed)
     assert back.study == STUDY
-    assert back.local_facts == local and back.shared_facts == shared
+    assert back.local_facts == local and back.shared_facts == shared and back.knowledge == shared[:1]
     assert [type(t[2]) for t in back.local_facts] == [type(t[2]) for t in local]
     assert [t[2].datatype for t in back.local_facts] == [t[2].datatype for t in local]
     assert [t[2].language for t in back.local_facts] == [t[2].language for t in local]
@@ -67,6 +67,16 @@ def test_a_term_is_one_object_for_the_whole_build():
     assert table.intern(new) is new and table.intern(Literal("only here")) is new
 
 
+def test_a_seeded_table_gives_the_seed_s_own_objects():
+    """The build seeds its table with the compiled ontology's names: the reasoner compares
+    rdf:type by identity, so a record's rdf:type must be the ontology's very object."""
+    rdf_type = URIRef(str(rdflib.RDF.type))
+    table = TermTable(seed={rdf_type: rdf_type, Literal(12): Literal(12)})
+    back = table.unpack(_packed())
+    assert back.shared_facts[0][1] is rdf_type
+    assert table.intern(Literal(12)) is table.term(["l", "12", None, str(XSD.integer)])
+
+
 @pytest.mark.parametrize("damage", [
     pytest.param(lambda r: r._replace(local_facts=r.local_facts[:-1]), id="facts not in threes"),
     pytest.param(lambda r: r._replace(shared_facts=[*r.shared_facts[:-1], len(r.terms)]), id="row out of range"),
@@ -78,6 +88,7 @@ def test_a_term_is_one_object_for_the_whole_build():
     pytest.param(lambda r: r._replace(annotations=[["iri", 0, 4, "text"]]), id="annotation cut short"),
     pytest.param(lambda r: r._replace(evidence=[((0, "k"), "text")]), id="block key cut short"),
     pytest.param(lambda r: r._replace(concepts="Interview"), id="concepts not a list"),
+    pytest.param(lambda r: r._replace(knowledge=[0, 1]), id="knowledge not in threes"),
 ])
 def test_a_damaged_record_is_refused_before_it_is_merged(damage):
     packed = _packed()

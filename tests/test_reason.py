@@ -400,6 +400,23 @@ def test_same_as_owlrl_on_the_sample_and_dev_corpora(ontology, corpus):
     assert inferred == set(reason_with_owlrl(asserted, ontology))
 
 
+@pytest.mark.parametrize("corpus", [ROOT / "corpus", ROOT.parent / "shared" / "corpus" / "dev"],
+                         ids=["sample", "dev"])
+def test_the_build_infers_what_reason_infers_from_its_asserted_graph(ontology, corpus, tmp_path):
+    """The build reasons over the knowledge its worker processes sort out record by record
+    (reason.knowledge_test, packing.py), not over its asserted graph: the inferences must be
+    those of `reason` on that graph, the function held to owlrl above."""
+    if not corpus.is_dir():
+        pytest.skip(f"no corpus at {corpus}")
+    from commkg.build import build_corpus
+
+    report = build_corpus(corpus, tmp_path, workers=2)
+    asserted = rdflib.Graph().parse(tmp_path / "asserted.ttl")
+    built = set(rdflib.Graph().parse(tmp_path / "inferred.ttl"))
+    assert report.inferred == len(built) > 0
+    assert built == set(reason(asserted, ontology, exclude=() if report.study_links else STUDY_LINKS))
+
+
 @pytest.mark.parametrize("turtle", [
     COMMENTARY,
     ":gp comm:commissionsFrom :firm . :firm a comm:FoundationTrust ; comm:partnersWith :la .",

@@ -20,7 +20,7 @@ from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from contextlib import AbstractContextManager, closing, contextmanager, nullcontext, suppress
 from dataclasses import dataclass, field
-from functools import partial
+from functools import cache, partial
 from pathlib import Path
 from typing import Protocol, TextIO, TypeVar
 
@@ -36,7 +36,7 @@ from commkg.evidence import Annotation, triple_count, turtle_entries
 from commkg.extract import extract_record
 from commkg.lexicon import CONCEPT, UNIT, Lexicon, load_lexicon
 from commkg.packing import PackedRecord, TermTable, pack
-from commkg.reason import STUDY_LINKS, compile_ontology, inconsistencies, reason_triples
+from commkg.reason import STUDY_LINKS, Ontology, compile_ontology, inconsistencies, knowledge_test, reason_knowledge
 from commkg.resources import data_path, ontology_file
 from commkg.visual import write_html
 from commkg.writing import (Blocks, Staged, append_to_staged, commit_files, discard_files, render, stage_files,
@@ -141,11 +141,13 @@ def extract_file(path: Path, lexicon: Lexicon | None = None) -> tuple[PackedReco
         local_facts, shared_facts = [], []
         for triple in extraction.facts:
             (local_facts if extraction.is_local(triple[0]) else shared_facts).append(triple)
+        usable = _knowledge_test()
+        knowledge = [triple for triple in extraction.facts if usable(triple)]  # sorted out here, in parallel
         # Rendered here, in parallel: the blocks of subjects no other record speaks of, and the
         # evidence (most of the output, of which only the text is needed).
         local = render(local_facts, OUTPUT_PREFIXES)
         entries, prefixes = turtle_entries(extraction.annotations, OUTPUT_PREFIXES)
-        packed = pack(extraction, local_facts=local_facts, shared_facts=shared_facts,
+        packed = pack(extraction, local_facts=local_facts, shared_facts=shared_facts, knowledge=knowledge,
                       local_blocks=list(local.entries), evidence=entries, prefixes=prefixes | local.prefixes)
     except RecordError as error:
         return None, error.reason
@@ -160,8 +162,11 @@ def extract_file(path: Path, lexicon: Lexicon | None = None) -> tuple[PackedReco
 class AssertedGraph:
     """The merged extraction of a corpus: the facts as triples, the evidence apart."""
 
+    ontology: Ontology  # what the facts will be reasoned with
     facts: set[Triple] = field(default_factory=set)  # records' facts + the descriptions of the concepts used
     shared: set[Triple] = field(default_factory=set)  # the facts about subjects records share, to render
+    # Those of the facts that the rules use (reason.knowledge), each term the ontology's own object
+    knowledge: set[Triple] = field(default_factory=set)
     annotations: list[Annotation] = field(default_factory=list)
     # Rendered by the workers (writing.Blocks entries), each list sorted once merged:
     local_blocks: list[tuple[tuple, str]] = field(default_factory=list)  # facts about records' own subjects
@@ -169,13 +174,16 @@ class AssertedGraph:
     prefixes: set[str] = field(default_factory=set)  # that both use
 
     def __post_init__(self) -> None:
-        self._terms = TermTable()  # one object per term for the whole corpus (bulk.py)
+        # One object per term for the whole corpus (bulk.py), the ontology's where it has one.
+        self._terms = TermTable(seed=self.ontology.names)
+        self._usable = knowledge_test(self.ontology)
 
     def add(self, record: PackedRecord) -> None:
         unpacked = self._terms.unpack(record)
         self.facts.update(unpacked.local_facts)
         self.facts.update(unpacked.shared_facts)
         self.shared.update(unpacked.shared_facts)
+        self.knowledge.update(unpacked.knowledge)
         self.annotations.extend(unpacked.annotations)
         self.local_blocks.extend(record.local_blocks)
         self.evidence.extend(record.evidence)
@@ -188,6 +196,8 @@ class AssertedGraph:
             triple = (intern(s), intern(p), intern(o))
             self.facts.add(triple)
             self.shared.add(triple)
+            if self._usable(triple):
+                self.knowledge.add(triple)
 
     def sort(self) -> None:
         self.local_blocks.sort()
@@ -266,7 +276,7 @@ def _extract_all(paths: Sequence[Path], *, strict: bool, workers: int, bar: Prog
     """The merged extraction of every readable record, the errors, and how many records were
     built. With `strict`, the first error is raised instead (before anything is written). With
     a `cache`, unchanged records come from it and only the others are extracted."""
-    asserted = AssertedGraph()
+    asserted = AssertedGraph(_compiled_ontology())
     concepts: set[str] = set()
     errors: list[RecordError] = []
     built = 0
@@ -438,8 +448,8 @@ def _build_corpus(corpus: Path | None, out_dir: Path, *, strict: bool, workers: 
     with _started(partial(_write_unreasoned, asserted, out_dir, ontology), fork=parallel,
                   staged=lambda unreasoned: unreasoned.staged) as unreasoned_job:
         if reason:
-            compiled = compile_ontology(ontology)
-            inferred = reason_triples(facts, compiled, exclude=frozenset() if study_links else STUDY_LINKS)
+            compiled = asserted.ontology
+            inferred = reason_knowledge(asserted.knowledge, compiled, exclude=frozenset() if study_links else STUDY_LINKS)
             lap("reason")
         page_writer = partial(write_html, graph=itertools.chain(facts, inferred or ()),
                               annotations=asserted.annotations)
@@ -564,6 +574,16 @@ def _provenance_writer(*, corpus: Path, records: int, started: datetime,
 
 def _ontology() -> rdflib.Graph:
     return rdflib.Graph().parse(ontology_file("commissioning.ttl"), format="turtle")
+
+
+@cache  # once per process: worker processes ask for it once per record
+def _compiled_ontology() -> Ontology:
+    return compile_ontology(_ontology())
+
+
+@cache
+def _knowledge_test() -> Callable[[Triple], bool]:
+    return knowledge_test(_compiled_ontology())
 
 
 def is_evidence(subject) -> bool:

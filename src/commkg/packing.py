@@ -34,6 +34,7 @@ class PackedRecord(NamedTuple):
     base: str  # the record base (Extraction.base)
     local_facts: list[int]  # (subject, predicate, object) rows, flattened: facts about the record's own subjects
     shared_facts: list[int]  # the same, about subjects that records share (concepts, journals …)
+    knowledge: list[int]  # the same, of the facts the reasoner's rules use (reason.knowledge_test)
     concepts: list[str]  # Extraction.concepts
     annotations: list  # [iri, start, end, exact, [body rows]] per Annotation
     local_blocks: list  # writing.Blocks entries of the local facts, rendered as Turtle
@@ -42,8 +43,9 @@ class PackedRecord(NamedTuple):
 
 
 def pack(extraction: Extraction, *, local_facts: Sequence[Triple], shared_facts: Sequence[Triple],
-         local_blocks: list, evidence: list, prefixes: Iterable[str]) -> PackedRecord:
-    """`extraction` packed; its facts as given, split into the record's own and the shared ones."""
+         knowledge: Sequence[Triple], local_blocks: list, evidence: list, prefixes: Iterable[str]) -> PackedRecord:
+    """`extraction` packed; its facts as given, split into the record's own and the shared ones,
+    and those of them that are `knowledge`."""
     rows: list = []
     numbers: dict = {}  # IRI text, or a row tuple → its row number
 
@@ -61,7 +63,7 @@ def pack(extraction: Extraction, *, local_facts: Sequence[Triple], shared_facts:
 
     return PackedRecord(
         terms=rows, study=number(extraction.study), base=extraction.base,
-        local_facts=flat(local_facts), shared_facts=flat(shared_facts),
+        local_facts=flat(local_facts), shared_facts=flat(shared_facts), knowledge=flat(knowledge),
         concepts=list(extraction.concepts),
         annotations=[[a.iri, a.start, a.end, a.exact, [number(body) for body in a.bodies]]
                      for a in extraction.annotations],
@@ -100,6 +102,7 @@ def checked(record: PackedRecord) -> PackedRecord:
         and type(record.study) is int and 0 <= record.study < rows and type(record.terms[record.study]) is str
         and type(record.base) is str
         and numbers(record.local_facts, triples=True) and numbers(record.shared_facts, triples=True)
+        and numbers(record.knowledge, triples=True)
         and strings(record.concepts) and strings(record.prefixes)
         and type(record.annotations) is list and all(
             type(a) is list and len(a) == 5 and type(a[0]) is str and type(a[1]) is int
@@ -121,11 +124,14 @@ def _is_row(row) -> bool:
 
 
 class TermTable:
-    """Rows → rdflib terms for a whole build, one object per distinct term (see bulk.py)."""
+    """Rows → rdflib terms for a whole build, one object per distinct term (see bulk.py): the
+    object of `seed` (a dict term → term) where it holds one, e.g. a compiled ontology's names."""
 
-    def __init__(self) -> None:
+    def __init__(self, seed: dict | None = None) -> None:
         self._iris: dict[str, URIRef] = {}
         self._others: dict[tuple, object] = {}
+        for term in (seed or {}).values():
+            self.intern(term)
 
     def term(self, row):
         if type(row) is str:
@@ -161,6 +167,7 @@ class TermTable:
             study=study,
             local_facts=_triples(terms, record.local_facts),
             shared_facts=_triples(terms, record.shared_facts),
+            knowledge=_triples(terms, record.knowledge),
             annotations=[Annotation(iri, study, start, end, exact, tuple(terms[body] for body in bodies))
                          for iri, start, end, exact, bodies in record.annotations])
 
@@ -171,6 +178,7 @@ class UnpackedRecord(NamedTuple):
     study: URIRef
     local_facts: list[Triple]
     shared_facts: list[Triple]
+    knowledge: list[Triple]
     annotations: list[Annotation]
 
 

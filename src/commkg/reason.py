@@ -34,7 +34,7 @@ from __future__ import annotations
 import dataclasses
 import itertools
 from collections import defaultdict
-from collections.abc import Collection, Iterable
+from collections.abc import Callable, Collection, Iterable
 from dataclasses import dataclass
 
 import rdflib
@@ -291,13 +291,28 @@ def knowledge(asserted: Iterable[Triple], ontology: Ontology) -> set[Triple]:
     Evidence (oa: annotations, their targets and selectors) never meets an axiom, and neither do
     literals of properties the ontology does not speak of (abstracts, titles, names, labels):
     dropping them shrinks the graph several-fold before the closure. bibo:doi stays, because it
-    decides which node of an owl:sameAs group is the canonical one.
+    decides which node of an owl:sameAs group is the canonical one. Each term comes out as the
+    object `ontology.names` holds for it, or one object per distinct term (see `_interner`).
     """
-    # What to do with a predicate's triples, decided once per predicate (rdflib terms compare
-    # slowly, and a corpus has millions of triples but a few dozen predicates).
+    name = _interner(dict(ontology.names))  # a copy: the compiled ontology stays as it is
+    usable = knowledge_test(ontology)
+    kept, evidence = [], set()
+    for triple in asserted:
+        s, p, o = triple
+        if o.startswith(_OA) and p == _TYPE:
+            evidence.add(s)  # an annotation, a target or a selector: all its triples go
+        elif usable(triple):
+            kept.append((name(s), name(p), name(o)))
+    return {t for t in kept if t[0] not in evidence}
+
+
+def knowledge_test(ontology: Ontology) -> Callable[[Triple], bool]:
+    """Whether a triple not about evidence is one `knowledge()` keeps. Build workers run it on
+    each record's facts, which never hold evidence (evidence.py keeps it apart)."""
+    # Decided once per predicate: rdflib terms compare slowly, and a corpus has millions of
+    # triples but a few dozen predicates.
     drop, keep_all, keep_nodes, is_type = 0, 1, 2, 3
     decisions = {}
-    name = _interner(dict(ontology.names))  # a copy: the compiled ontology stays as it is
 
     def decide(p) -> int:
         if p == _TYPE:
@@ -306,23 +321,18 @@ def knowledge(asserted: Iterable[Triple], ontology: Ontology) -> set[Triple]:
             return drop
         return keep_all if p in ontology.properties or p == _DOI else keep_nodes
 
-    kept, evidence = [], set()
-    for s, p, o in asserted:
+    def usable(triple: Triple) -> bool:
+        _, p, o = triple
         key = str.__str__(p)  # plain text: a dict compares it in C (see `_interner`)
         decision = decisions.get(key)
         if decision is None:
             decision = decisions[key] = decide(p)
         if decision == keep_nodes:
-            if type(o) is not Literal:
-                kept.append((name(s), name(p), name(o)))
-        elif decision == is_type:
-            if o.startswith(_OA):
-                evidence.add(s)
-            else:
-                kept.append((name(s), _TYPE, name(o)))
-        elif decision == keep_all:
-            kept.append((name(s), name(p), name(o)))
-    return {t for t in kept if t[0] not in evidence}
+            return type(o) is not Literal
+        if decision == is_type:
+            return not o.startswith(_OA)
+        return decision == keep_all
+    return usable
 
 
 def _individuals(facts: Iterable[Triple], ontology: Ontology) -> set:
@@ -733,10 +743,21 @@ def reason_triples(
     `asserted` may be the whole asserted graph or only its `knowledge()` (e.g. collected record
     by record in worker processes): the result is the same.
     """
+    return reason_knowledge(knowledge(asserted, ontology), ontology, exclude=exclude)
+
+
+def reason_knowledge(
+    facts: set[Triple],
+    ontology: Ontology,
+    *,
+    exclude: Collection[URIRef] = frozenset(),
+) -> set[Triple]:
+    """`reason_triples` on what `knowledge()` gives: triples the rules can use, each term the
+    object that `ontology.names` holds for it (the rules compare rdf:type and owl:sameAs by
+    identity). The build collects them record by record in its workers (packing.TermTable)."""
     if exclude:
         ontology = dataclasses.replace(
             ontology, chains=tuple(c for c in ontology.chains if c.result not in exclude))
-    facts = knowledge(asserted, ontology)
     closure = _saturate(facts | ontology.facts, ontology)
     inferred = clean(closure, knowledge=facts, ontology=ontology)
     return {t for t in inferred if t[1] not in exclude} if exclude else inferred
