@@ -68,3 +68,48 @@ def test_no_fork_while_other_threads_run():
     finally:
         stop.set()
         thread.join()
+
+
+# ------------------------------------------------------------------ a job that receives a value
+
+def _indexes_then_receives(receive):
+    """What the build's page job does: work first, then ask for the value sent meanwhile."""
+    before = sum(range(1000))
+    return os.getpid(), before, receive()
+
+
+@pytest.mark.parametrize("fork", [pytest.param(True, marks=needs_fork), False], ids=["forked", "here"])
+def test_a_receiving_job_gets_what_is_sent_to_it(fork):
+    job = background.start_receiving(_indexes_then_receives, fork=fork)
+    assert job.forked == fork
+    job.send(["inferred", 1])
+    pid, before, received = job.result()
+    assert (before, received) == (499500, ["inferred", 1])
+    assert (pid != os.getpid()) == fork
+
+
+@pytest.mark.parametrize("fork", [pytest.param(True, marks=needs_fork), False], ids=["forked", "here"])
+def test_a_receiving_job_asked_for_its_result_before_a_send_fails_and_does_not_hang(fork):
+    # The build asks for a job's result when it gives up (to remove the job's temporary files),
+    # maybe before it sent anything: the job must end, not wait for ever.
+    job = background.start_receiving(_indexes_then_receives, fork=fork)
+    with pytest.raises(background.NothingSent) as raised:
+        job.result()
+    assert str(raised.value) == "a build job waited for a value that was never sent"
+
+
+@needs_fork
+def test_a_send_to_a_job_that_died_is_not_an_error_but_its_result_is():
+    job = background.start_receiving(lambda receive: os.kill(os.getpid(), signal.SIGKILL), fork=True)
+    job._process.join()
+    job.send("too late")  # the child has gone: nothing to report here
+    with pytest.raises(background.JobDied):
+        job.result()
+
+
+@needs_fork
+def test_a_forked_job_can_run_at_a_lower_priority_and_this_process_keeps_its_own():
+    mine = os.nice(0)
+    job = background.start(lambda: os.nice(0), fork=True, nice=5)
+    assert job.result() == min(mine + 5, 19)
+    assert os.nice(0) == mine

@@ -6,6 +6,10 @@ starts with the parent's memory as it stands, so the hundreds of megabytes of tr
 pickled on the way in; only the job's small result (or its exception) comes back, through a
 pipe.
 
+A job may also need one value that the parent works out meanwhile (`start_receiving`): the page
+indexes the asserted triples while the parent reasons, then receives the inferred ones. A job
+may run at a lower priority (`nice`), so that it takes the core the others leave idle.
+
 Where fork is missing (Windows) or unsafe (macOS; or a process running other threads, whose
 locks would stay held for ever in the child), the job runs in this process instead, when its
 result is asked for: the same result, later.
@@ -14,6 +18,7 @@ result is asked for: the same result, later.
 from __future__ import annotations
 
 import multiprocessing
+import os
 import sys
 import threading
 from collections.abc import Callable
@@ -22,6 +27,7 @@ from typing import Generic, TypeVar
 from commkg.errors import CommkgError
 
 T = TypeVar("T")
+V = TypeVar("V")
 
 
 class JobDied(CommkgError):
@@ -32,38 +38,75 @@ def can_fork() -> bool:
     return sys.platform == "linux" and threading.active_count() == 1
 
 
-def start(job: Callable[[], T], *, fork: bool) -> Job[T]:
+def start(job: Callable[[], T], *, fork: bool, nice: int = 0) -> Job[T]:
     """Start `job` in a forked child when `fork` is asked for and safe here, else keep it to run
-    in this process when its result is asked for."""
-    return Job(job, fork=fork and can_fork())
+    in this process when its result is asked for. A forked child adds `nice` to its niceness."""
+    return Job(lambda receive: job(), fork=fork and can_fork(), nice=nice)
+
+
+def start_receiving(job: Callable[[Callable[[], V]], T], *, fork: bool, nice: int = 0) -> Job[T]:
+    """`start` for a job that needs one more value while it runs: it is called with `receive`,
+    which returns what the caller gives `Job.send` (in a forked child, waiting for it)."""
+    return Job(job, fork=fork and can_fork(), nice=nice)
+
+
+class NothingSent(CommkgError):
+    """A job asked for the value it receives, and none was sent (the caller gave up first)."""
 
 
 class Job(Generic[T]):
-    def __init__(self, job: Callable[[], T], *, fork: bool):
+    def __init__(self, job: Callable[[Callable[[], object]], T], *, fork: bool, nice: int = 0):
         self._job = job
         self._outcome: tuple[bool, object] | None = None
+        self._sent: tuple[object] | None = None  # in this process: what `send` was given
         self._process = None
+        self._inbox = None
         if fork:
             context = multiprocessing.get_context("fork")
             self._answers, answer = context.Pipe(duplex=False)
+            inbox, self._inbox = context.Pipe(duplex=False)
             # Not a daemon: a daemon process may not start processes of its own, and the job
             # ends on its own; a parent that dies first closes the pipe, which the child survives.
-            self._process = context.Process(target=_run, args=(job, answer), name="commkg-job")
+            self._process = context.Process(target=_run, args=(job, answer, inbox, self._inbox, nice),
+                                            name="commkg-job")
             self._process.start()
             answer.close()  # the child holds the only sending end now: EOF once it has gone
+            inbox.close()
 
     @property
     def forked(self) -> bool:
         return self._process is not None
 
+    def send(self, value: object) -> None:
+        """Give the job the value it receives (once)."""
+        if self._process is None:
+            self._sent = (value,)
+            return
+        try:
+            self._inbox.send(value)
+        except OSError:
+            pass  # the child has gone: `result` says how
+        finally:
+            self._inbox.close()
+
     def result(self) -> T:
-        """The job's return value (waiting for it), or its exception raised here."""
+        """The job's return value (waiting for it), or its exception raised here. Nothing can be
+        sent to the job afterwards: if it still waits for a value, it gets NothingSent."""
         if self._outcome is None:
-            self._outcome = self._wait() if self._process is not None else _outcome_of(self._job)
+            if self._process is not None:
+                self._inbox.close()
+                self._outcome = self._wait()
+            else:
+                self._outcome = _outcome_of(self._job, self._received)
         succeeded, value = self._outcome
         if succeeded:
             return value  # type: ignore[return-value]
         raise value  # type: ignore[misc]
+
+    def _received(self) -> object:
+        if self._sent is None:
+            raise NothingSent("a build job waited for a value that was never sent")
+        return self._sent[0]
 
     def _wait(self) -> tuple[bool, object]:
         try:
@@ -78,16 +121,27 @@ class Job(Generic[T]):
             self._process.join()
 
 
-def _outcome_of(job: Callable[[], T]) -> tuple[bool, object]:
+def _outcome_of(job: Callable[[Callable[[], object]], T], receive: Callable[[], object]) -> tuple[bool, object]:
     try:
-        return True, job()
+        return True, job(receive)
     except BaseException as error:  # noqa: BLE001 - handed to whoever asks for the result
         return False, error
 
 
-def _run(job: Callable[[], object], answer) -> None:
+def _run(job: Callable[[Callable[[], object]], object], answer, inbox, parents_end, nice: int) -> None:
     """The child: run the job, send (succeeded, value or exception) back."""
-    outcome = _outcome_of(job)
+    parents_end.close()  # else the inbox never ends: this process would hold its other end open
+    if nice:
+        os.nice(nice)
+
+    def receive() -> object:
+        try:
+            return inbox.recv()
+        except EOFError:
+            raise NothingSent("a build job waited for a value that was never sent") from None
+
+    outcome = _outcome_of(job, receive)
+    inbox.close()
     try:
         answer.send(outcome)
     except Exception as error:  # noqa: BLE001 - the value or exception could not be pickled

@@ -347,16 +347,15 @@ def _make_out_dir(out_dir: Path) -> None:
 
 
 @contextmanager
-def _started(job: Callable[[], T], *, fork: bool,
-             staged: Callable[[T], list[Staged]] = lambda result: result) -> Iterator[background.Job[T]]:
-    """A job that stages output files (background.py); `staged(result)` are its files, whose
-    temporaries are removed if the build fails before they are renamed into place."""
-    started = background.start(job, fork=fork)
+def _cleaned_up(job: background.Job[T], *,
+                staged: Callable[[T], list[Staged]] = lambda result: result) -> Iterator[background.Job[T]]:
+    """`job` (background.py), which stages output files: `staged(result)`, whose temporaries
+    are removed if the build fails before they are renamed into place."""
     try:
-        yield started
+        yield job
     except BaseException:
         with suppress(Exception):  # the build's own failure is the one to report
-            discard_files(staged(started.result()))
+            discard_files(staged(job.result()))
         raise
 
 
@@ -443,31 +442,34 @@ def _build_corpus(corpus: Path | None, out_dir: Path, *, strict: bool, workers: 
     ontology = _ontology() if reason else None
     _make_out_dir(out_dir)
     # When the build is parallel, forked copies of this process (background.py) write what needs
-    # no reasoning while this one reasons, and the page while this one writes the rest: at 10,000
-    # records reasoning, the page and the Turtle files take some 10 s each.
-    with _started(partial(_write_unreasoned, asserted, out_dir, ontology), fork=parallel,
-                  staged=lambda unreasoned: unreasoned.staged) as unreasoned_job:
+    # no reasoning while this one reasons, and the page: it indexes the asserted triples
+    # meanwhile, at a lower priority (in the time the other two leave a core idle), and the
+    # inferred ones once they are sent. At 10,000 records reasoning, the page and the Turtle
+    # files take some 10 s each.
+    unreasoned_writer = partial(_write_unreasoned, asserted, out_dir, ontology)
+    page_writer = partial(_stage_page, out_dir, facts, asserted.annotations)
+    with _cleaned_up(background.start(unreasoned_writer, fork=parallel),
+                     staged=lambda unreasoned: unreasoned.staged) as unreasoned_job, \
+         _cleaned_up(background.start_receiving(page_writer, fork=parallel, nice=_PAGE_NICENESS)) as page_job:
         if reason:
             compiled = asserted.ontology
             inferred = reason_knowledge(asserted.knowledge, compiled, exclude=frozenset() if study_links else STUDY_LINKS)
             lap("reason")
-        page_writer = partial(write_html, graph=itertools.chain(facts, inferred or ()),
-                              annotations=asserted.annotations)
-        with _started(partial(stage_files, {out_dir / PAGE_FILE: page_writer}), fork=parallel) as page_job:
-            if reason:
-                warnings = tuple(str(found) for found in inconsistencies(
-                    facts, inferred, compiled, annotations=asserted.annotations))
-                lap("check")
-            shacl_warnings = validation(facts, asserted.annotations, records=built)  # None: too many records to check
-            lap("validate")
-            with _output_errors(out_dir):
-                unreasoned = unreasoned_job.result()
-            writers, finish_trig = _reasoned_writers(asserted, unreasoned, inferred, out_dir)
-            lap("render")
-            writers[PROVENANCE_FILE] = _provenance_writer(
-                corpus=corpus, records=built, started=started,
-                graph_sizes=unreasoned.sizes if inferred is None else {**unreasoned.sizes, "inferred": len(inferred)})
-            files = _write_outputs(out_dir, writers, also=[finish_trig, page_job.result])
+        page_job.send(list(inferred or ()))
+        if reason:
+            warnings = tuple(str(found) for found in inconsistencies(
+                facts, inferred, compiled, annotations=asserted.annotations))
+            lap("check")
+        shacl_warnings = validation(facts, asserted.annotations, records=built)  # None: too many records to check
+        lap("validate")
+        with _output_errors(out_dir):
+            unreasoned = unreasoned_job.result()
+        writers, finish_trig = _reasoned_writers(asserted, unreasoned, inferred, out_dir)
+        lap("render")
+        writers[PROVENANCE_FILE] = _provenance_writer(
+            corpus=corpus, records=built, started=started,
+            graph_sizes=unreasoned.sizes if inferred is None else {**unreasoned.sizes, "inferred": len(inferred)})
+        files = _write_outputs(out_dir, writers, also=[finish_trig, page_job.result])
     lap("write")
     return BuildReport(corpus=corpus, out_dir=out_dir, records_built=built, errors=tuple(errors),
                        triples=len(asserted), files=files,
@@ -487,6 +489,22 @@ def _stopwatch(seconds: dict[str, float]) -> Callable[[str], None]:
         seconds[stage] = now - mark
         mark = now
     return lap
+
+
+# How much lower the page's process runs (background.py): it should take what the reasoning
+# and the writing leave of the cores, not slow them down.
+_PAGE_NICENESS = 10
+
+
+def _stage_page(out_dir: Path, facts: Iterable[Triple], annotations: Sequence[Annotation],
+                receive: Callable[[], Iterable[Triple]]) -> list[Staged]:
+    """Stage graph.html, the page of `facts` and of the inferred triples that `receive()`
+    gives: the page reads them after the facts, so it indexes those before they come."""
+    def inferred() -> Iterator[Triple]:
+        yield from receive()
+
+    return stage_files({out_dir / PAGE_FILE: partial(
+        write_html, graph=itertools.chain(facts, inferred()), annotations=annotations)})
 
 
 @dataclass(frozen=True)
