@@ -366,13 +366,14 @@ def test_the_inferred_graph_appended_to_graph_trig_uses_only_the_prefixes_its_he
     # triples would use but the header lacks must give way to a full IRI.
     comm = "https://w3id.org/commkg/ontology#"
     trig = tmp_path / "graph.trig"
-    staged = writing.stage_files({trig: lambda stream: stream.write(f"@prefix comm: <{comm}> .\n")})
-    unreasoned = build_module._Unreasoned(shared=writing.Blocks([]), staged=staged,
-                                          trig_prefixes=frozenset({"comm"}), sizes={})
+    asserted = build_module.AssertedGraph(build_module._compiled_ontology())
+    asserted.add_shared([(URIRef(comm + "x"), RDF.type, URIRef(comm + "Thing"))])
+    ontology = rdflib.Graph()
+    ontology.add((URIRef(comm + "Study"), RDF.type, URIRef(comm + "Class")))  # uses comm: only
     study, alias = URIRef("https://doi.org/10.1/a"), URIRef("https://w3id.org/commkg/id/doi/10.1/b/cited")
     inferred = {(study, RDF.type, URIRef(comm + "Study")), (alias, OWL.sameAs, study)}
-    _, finish_trig = build_module._reasoned_writers(build_module.AssertedGraph(build_module._compiled_ontology()), unreasoned, inferred, tmp_path)
-    writing.commit_files(finish_trig())
+    turtle = build_module._write_turtle(asserted, tmp_path, ontology, receive=lambda: inferred)
+    writing.commit_files(turtle.staged)
     text = trig.read_text(encoding="utf-8")
     assert "comm:Study" in text and f"<{OWL.sameAs}>" in text and "owl:" not in text
     dataset = rdflib.Dataset().parse(trig, format="trig")

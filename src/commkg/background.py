@@ -19,9 +19,10 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+import pickle
 import sys
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Generic, TypeVar
 
 from commkg.errors import CommkgError
@@ -48,6 +49,18 @@ def start_receiving(job: Callable[[Callable[[], V]], T], *, fork: bool, nice: in
     """`start` for a job that needs one more value while it runs: it is called with `receive`,
     which returns what the caller gives `Job.send` (in a forked child, waiting for it)."""
     return Job(job, fork=fork and can_fork(), nice=nice)
+
+
+def send(jobs: Iterable[Job], value: object) -> None:
+    """`Job.send` to each of `jobs`, pickling `value` once for all the forked ones."""
+    pickled = None
+    for job in jobs:
+        if not job.forked:
+            job._sent = (value,)
+            continue
+        if pickled is None:
+            pickled = pickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL)
+        job._send_pickled(pickled)
 
 
 class NothingSent(CommkgError):
@@ -78,12 +91,13 @@ class Job(Generic[T]):
         return self._process is not None
 
     def send(self, value: object) -> None:
-        """Give the job the value it receives (once)."""
-        if self._process is None:
-            self._sent = (value,)
-            return
+        """Give the job the value it receives (once). A forked job gets it when it asks for it:
+        until then this waits, unless the value fits in the pipe."""
+        send([self], value)
+
+    def _send_pickled(self, data: bytes) -> None:
         try:
-            self._inbox.send(value)
+            self._inbox.send_bytes(data)
         except OSError:
             pass  # the child has gone: `result` says how
         finally:
@@ -136,7 +150,7 @@ def _run(job: Callable[[Callable[[], object]], object], answer, inbox, parents_e
 
     def receive() -> object:
         try:
-            return inbox.recv()
+            return pickle.loads(inbox.recv_bytes())
         except EOFError:
             raise NothingSent("a build job waited for a value that was never sent") from None
 

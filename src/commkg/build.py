@@ -441,21 +441,21 @@ def _build_corpus(corpus: Path | None, out_dir: Path, *, strict: bool, workers: 
         study_links = built <= STUDY_LINKS_UP_TO_RECORDS
     ontology = _ontology() if reason else None
     _make_out_dir(out_dir)
-    # When the build is parallel, forked copies of this process (background.py) write what needs
-    # no reasoning while this one reasons, and the page: it indexes the asserted triples
-    # meanwhile, at a lower priority (in the time the other two leave a core idle), and the
-    # inferred ones once they are sent. At 10,000 records reasoning, the page and the Turtle
-    # files take some 10 s each.
-    unreasoned_writer = partial(_write_unreasoned, asserted, out_dir, ontology)
+    # When the build is parallel, two forked copies of this process (background.py) write the
+    # output while this one reasons: one the Turtle files, as far as they go without the inferred
+    # triples; the other the page, which indexes the asserted triples meanwhile, at a lower
+    # priority (in the time the other two leave a core idle). Both receive the inferred triples
+    # to finish. At 10,000 records reasoning, the page and the Turtle files take some 10 s each.
+    turtle_writer = partial(_write_turtle, asserted, out_dir, ontology)
     page_writer = partial(_stage_page, out_dir, facts, asserted.annotations)
-    with _cleaned_up(background.start(unreasoned_writer, fork=parallel),
-                     staged=lambda unreasoned: unreasoned.staged) as unreasoned_job, \
+    with _cleaned_up(background.start_receiving(turtle_writer, fork=parallel),
+                     staged=lambda turtle: turtle.staged) as turtle_job, \
          _cleaned_up(background.start_receiving(page_writer, fork=parallel, nice=_PAGE_NICENESS)) as page_job:
         if reason:
             compiled = asserted.ontology
             inferred = reason_knowledge(asserted.knowledge, compiled, exclude=frozenset() if study_links else STUDY_LINKS)
             lap("reason")
-        page_job.send(list(inferred or ()))
+        background.send([page_job, turtle_job], None if inferred is None else list(inferred))
         if reason:
             warnings = tuple(str(found) for found in inconsistencies(
                 facts, inferred, compiled, annotations=asserted.annotations))
@@ -463,13 +463,12 @@ def _build_corpus(corpus: Path | None, out_dir: Path, *, strict: bool, workers: 
         shacl_warnings = validation(facts, asserted.annotations, records=built)  # None: too many records to check
         lap("validate")
         with _output_errors(out_dir):
-            unreasoned = unreasoned_job.result()
-        writers, finish_trig = _reasoned_writers(asserted, unreasoned, inferred, out_dir)
+            turtle = turtle_job.result()
         lap("render")
-        writers[PROVENANCE_FILE] = _provenance_writer(
-            corpus=corpus, records=built, started=started,
-            graph_sizes=unreasoned.sizes if inferred is None else {**unreasoned.sizes, "inferred": len(inferred)})
-        files = _write_outputs(out_dir, writers, also=[finish_trig, page_job.result])
+        sizes = turtle.sizes if inferred is None else {**turtle.sizes, "inferred": len(inferred)}
+        provenance = _provenance_writer(corpus=corpus, records=built, started=started, graph_sizes=sizes)
+        files = _write_outputs(out_dir, {PROVENANCE_FILE: provenance},
+                               also=[lambda: turtle.staged, page_job.result])
     lap("write")
     return BuildReport(corpus=corpus, out_dir=out_dir, records_built=built, errors=tuple(errors),
                        triples=len(asserted), files=files,
@@ -501,78 +500,73 @@ def _stage_page(out_dir: Path, facts: Iterable[Triple], annotations: Sequence[An
     """Stage graph.html, the page of `facts` and of the inferred triples that `receive()`
     gives: the page reads them after the facts, so it indexes those before they come."""
     def inferred() -> Iterator[Triple]:
-        yield from receive()
+        yield from receive() or ()  # None: no reasoning
 
     return stage_files({out_dir / PAGE_FILE: partial(
         write_html, graph=itertools.chain(facts, inferred()), annotations=annotations)})
 
 
 @dataclass(frozen=True)
-class _Unreasoned:
-    """What `_write_unreasoned` hands back."""
+class _Turtle:
+    """What `_write_turtle` hands back."""
 
-    shared: Blocks  # the rendered blocks of the facts records share, for graph.ttl
-    staged: list[Staged]  # asserted.ttl; with reasoning, graph.trig up to its inferred graph
-    trig_prefixes: frozenset[str]  # the prefixes graph.trig declares
+    staged: list[Staged]  # asserted.ttl; with reasoning, inferred.ttl, graph.ttl and graph.trig too
     sizes: dict[str, int]  # triples in each named graph but the inferred one
 
 
-def _write_unreasoned(asserted: AssertedGraph, out_dir: Path, ontology: rdflib.Graph | None) -> _Unreasoned:
-    """Stage the files, or parts of files, that need no reasoning: asserted.ttl, and (when there
-    is an `ontology` to reason with) graph.trig but for its inferred graph, which comes last in
-    the file (docs/model.md) and is appended after reasoning. Each triple is rendered as Turtle
-    once, and its text reused in every file it goes into (at 10,000 records, rendering was most
-    of the build); the records' own subjects and the evidence were rendered by the workers."""
-    local, evidence = asserted.rendered()
-    shared = render(asserted.shared, OUTPUT_PREFIXES)
-    writers = {out_dir / ASSERTED_FILE: partial(write_blocks, parts=[local, shared, evidence], prefixes=OUTPUT_PREFIXES)}
-    if ontology is None:
-        return _Unreasoned(shared, stage_files(writers), frozenset(), {"asserted": len(asserted)})
+def _write_turtle(asserted: AssertedGraph, out_dir: Path, ontology: rdflib.Graph | None,
+                  receive: Callable[[], Sequence[Triple] | None]) -> _Turtle:
+    """Stage the Turtle and TriG files. First what needs no reasoning: asserted.ttl, and (when
+    there is an `ontology` to reason with) graph.trig but for its inferred graph, which comes
+    last in the file (docs/model.md). Then, with the inferred triples that `receive()` gives,
+    inferred.ttl and graph.ttl, and the inferred graph of graph.trig.
 
-    # graph.trig (docs/model.md): the lexicon's descriptions of concepts and units go with the ontology.
-    vocabulary = [t for t in asserted.shared if _is_vocabulary(t[0])]  # never a record's own subject
-    vocabulary_keys = {subject_key(s) for s, _, _ in vocabulary}
-    ontology_graph = set(ontology).union(vocabulary)
-    graphs = {
-        "ontology": [render(ontology_graph, OUTPUT_PREFIXES, blank_prefix="ontology_")],
-        "asserted": [local, shared.without(vocabulary_keys.__contains__)],  # vocabulary is never local
-        "evidence": [evidence],
-    }
-    declared: list[frozenset[str]] = []
-    writers[out_dir / TRIG_FILE] = lambda stream: declared.append(
-        write_trig_blocks(stream, graphs, OUTPUT_PREFIXES, GRAPH_BASE))
-    staged = stage_files(writers)
-    sizes = {"ontology": len(ontology_graph), "asserted": len(asserted.facts) - len(vocabulary),
-             "evidence": asserted.evidence_triples}
-    return _Unreasoned(shared, staged, declared[0], sizes)
+    Each triple is rendered as Turtle once, and its text reused in every file it goes into (at
+    10,000 records, rendering was most of the build); the records' own subjects and the evidence
+    were rendered by the workers."""
+    staged: list[Staged] = []
+    try:
+        local, evidence = asserted.rendered()
+        shared = render(asserted.shared, OUTPUT_PREFIXES)
+        staged += stage_files({out_dir / ASSERTED_FILE: partial(
+            write_blocks, parts=[local, shared, evidence], prefixes=OUTPUT_PREFIXES)})
+        if ontology is None:
+            return _Turtle(staged, {"asserted": len(asserted)})
 
+        # graph.trig (docs/model.md): the lexicon's descriptions of concepts and units go with the ontology.
+        vocabulary = [t for t in asserted.shared if _is_vocabulary(t[0])]  # never a record's own subject
+        vocabulary_keys = {subject_key(s) for s, _, _ in vocabulary}
+        ontology_graph = set(ontology).union(vocabulary)
+        graphs = {
+            "ontology": [render(ontology_graph, OUTPUT_PREFIXES, blank_prefix="ontology_")],
+            "asserted": [local, shared.without(vocabulary_keys.__contains__)],  # vocabulary is never local
+            "evidence": [evidence],
+        }
+        declared: list[frozenset[str]] = []
+        staged += stage_files({out_dir / TRIG_FILE: lambda stream: declared.append(
+            write_trig_blocks(stream, graphs, OUTPUT_PREFIXES, GRAPH_BASE))})
+        trig = staged[-1]
+        sizes = {"ontology": len(ontology_graph), "asserted": len(asserted.facts) - len(vocabulary),
+                 "evidence": asserted.evidence_triples}
 
-def _reasoned_writers(asserted: AssertedGraph, unreasoned: _Unreasoned, inferred: set[Triple] | None,
-                      out_dir: Path) -> tuple[dict[str, Callable[[TextIO], None]], Callable[[], list[Staged]]]:
-    """The writers of inferred.ttl and graph.ttl, and a call that appends the inferred graph to
-    graph.trig and returns the files `unreasoned` staged."""
-    if inferred is None:
-        return {}, lambda: unreasoned.staged
-    local, evidence = asserted.rendered()
-    inferred_blocks = render(inferred, OUTPUT_PREFIXES)
-    writers = {
-        INFERRED_FILE: partial(write_blocks, parts=[inferred_blocks], prefixes=OUTPUT_PREFIXES),
-        # graph.ttl is asserted.ttl and inferred.ttl interleaved: a subject with inferred triples
-        # has its asserted block, then its inferred block (valid Turtle; docs/model.md).
-        GRAPH_FILE: partial(write_blocks, parts=[local, unreasoned.shared, evidence, inferred_blocks],
-                            prefixes=OUTPUT_PREFIXES),
-    }
-    # graph.trig's header is written: a prefix it does not declare is not used (a full IRI instead).
-    declared = unreasoned.trig_prefixes
-    trig_blocks = inferred_blocks if inferred_blocks.prefixes <= declared else render(
-        inferred, {prefix: OUTPUT_PREFIXES[prefix] for prefix in declared})
-    trig = next(item for item in unreasoned.staged if item[0].name == TRIG_FILE)
-
-    def finish_trig() -> list[Staged]:
+        inferred = receive()
+        inferred_blocks = render(inferred, OUTPUT_PREFIXES)
+        staged += stage_files({
+            out_dir / INFERRED_FILE: partial(write_blocks, parts=[inferred_blocks], prefixes=OUTPUT_PREFIXES),
+            # graph.ttl is asserted.ttl and inferred.ttl interleaved: a subject with inferred triples
+            # has its asserted block, then its inferred block (valid Turtle; docs/model.md).
+            out_dir / GRAPH_FILE: partial(write_blocks, parts=[local, shared, evidence, inferred_blocks],
+                                          prefixes=OUTPUT_PREFIXES),
+        })
+        # graph.trig's header is written: a prefix it does not declare is not used (a full IRI instead).
+        trig_blocks = inferred_blocks if inferred_blocks.prefixes <= declared[0] else render(
+            inferred, {prefix: OUTPUT_PREFIXES[prefix] for prefix in declared[0]})
         append_to_staged(trig, partial(write_trig_graph, name="inferred", parts=[trig_blocks],
                                        prefixes=OUTPUT_PREFIXES, graph_base=GRAPH_BASE))
-        return unreasoned.staged
-    return writers, finish_trig
+        return _Turtle(staged, sizes)
+    except BaseException:
+        discard_files(staged)
+        raise
 
 
 def _provenance_writer(*, corpus: Path, records: int, started: datetime,
