@@ -8,10 +8,12 @@ and runs, each in a fresh subprocess so that peak memory is the build's own:
 
 * the build: `commkg.build.build_corpus` as the CLI runs it (every output file), with the wall
   seconds of its stages as it reports them (`BuildReport.seconds`): extract (worker processes,
-  which also render the evidence as Turtle), reason (`reason.reason_triples`), check (the
-  disjointness warnings), render (every other triple as Turtle, once), write (the files,
-  graph.html included) — with the default study-links setting (materialised only up to
-  `build.STUDY_LINKS_UP_TO_RECORDS` records);
+  which also render the records' own triples and evidence as Turtle and sort out what the rules
+  use), reason (`reason.reason_knowledge`), check (the disjointness warnings), SHACL (validate.py, up
+  to `validate.CHECKED_IN_BUILD_UP_TO_RECORDS` records), write (what is
+  left of writing the files, graph.html included, after the check: forked processes write them
+  from the end of extraction on) — with the default study-links setting (materialised only up
+  to `build.STUDY_LINKS_UP_TO_RECORDS` records);
 * the reference: `reason.reason_with_owlrl` (a plain owlrl closure, all links) on the same
   corpus's knowledge triples (`reason.knowledge`: no evidence, no idle literals), stopped after
   --owlrl-limit seconds. Once it fails to finish at one size, larger sizes are not tried.
@@ -138,10 +140,10 @@ def _build_rows(size: int, build: dict) -> str:
         f"{build['errors']} records skipped; {build['commentaries_linked']} commentaries linked; "
         f"{build['warnings']} inconsistency warnings)",
         "",
-        "| run | extract s | reason s | check s | render s | write s | total s | cpu s | asserted | inferred | peak MB | worker MB |",
+        "| run | extract s | reason s | check s | SHACL s | write s | total s | cpu s | asserted | inferred | peak MB | worker MB |",
         "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
         f"| commkg build | {s['extract']:.1f} | {s.get('reason', 0):.1f} | {s.get('check', 0):.1f} "
-        f"| {s['render']:.1f} | {s['write']:.1f} | **{s['total']:.1f}** | {build['cpu']:.1f} "
+        f"| {s.get('validate', 0):.1f} | {s['write']:.1f} | **{s['total']:.1f}** | {build['cpu']:.1f} "
         f"| {build['asserted']:,} | {build['inferred']:,} | **{build['peak_mb']:.0f}** | {build['worker_mb']:.0f} |",
     ])
 

@@ -464,7 +464,6 @@ def _build_corpus(corpus: Path | None, out_dir: Path, *, strict: bool, workers: 
         lap("validate")
         with _output_errors(out_dir):
             turtle = turtle_job.result()
-        lap("render")
         sizes = turtle.sizes if inferred is None else {**turtle.sizes, "inferred": len(inferred)}
         provenance = _provenance_writer(corpus=corpus, records=built, started=started, graph_sizes=sizes)
         files = _write_outputs(out_dir, {PROVENANCE_FILE: provenance},

@@ -78,8 +78,8 @@ def _progress_bar(total: int):
               help="Stop at the first record that cannot be read, and write nothing.")
 @click.option("--workers", type=click.IntRange(min=1), metavar="N",
               help="Extraction processes [default: one per core from 50 records on, else 1]; with "
-                   "more than 1 (on Linux) the page and the files that need no reasoning are also "
-                   "written by forked processes beside the reasoning.")
+                   "more than 1 (on Linux) the output files and the page are also "
+                   "written by forked processes, beside the reasoning.")
 @click.option("--incremental", is_flag=True,
               help="Re-extract only the records changed since the last --incremental build into "
                    "OUT (cache in OUT/.cache); the output is the same as a full build's.")
