@@ -34,7 +34,7 @@ from __future__ import annotations
 import dataclasses
 import itertools
 from collections import defaultdict
-from collections.abc import Callable, Collection, Iterable
+from collections.abc import Callable, Collection, Iterable, Iterator
 from dataclasses import dataclass
 
 import rdflib
@@ -383,8 +383,44 @@ class _Closure:
         self.out = defaultdict(lambda: defaultdict(set))  # predicate -> subject -> objects
         self.into = defaultdict(lambda: defaultdict(set))  # predicate -> object -> subjects
         self.agenda: list[Triple] = []
+        # What `clean` needs, noted as the closure goes, so that it never walks the whole closure:
+        self.new: list[Triple] = []  # every triple added after the input (`load`), once
+        self.ours: set = set()  # the input's individuals (`_individuals`), batch by batch
+        self.with_doi: set = set()  # subjects of the input's bibo:doi triples
         self._plans: dict = {}
         self._class_closures: dict = {}
+
+    def load(self, facts: Iterable[Triple]) -> list[tuple]:
+        """Put input triples in (they are not `new`); returns the owl:sameAs pairs among them,
+        which the caller merges instead."""
+        out, into, agenda, same_as = self.out, self.into, self.agenda, []
+        nodes, classes = set(), set()
+        for triple in facts:
+            s, p, o = triple
+            nodes.add(s)
+            if p is _TYPE:
+                classes.add(o)
+                known = out[_TYPE][s]
+                if o not in known:
+                    known.add(o)
+                    into[_TYPE][o].add(s)
+                self.add_types(s, self._classes(o))  # the superclasses are new
+                continue
+            if type(o) is not Literal:
+                nodes.add(o)
+            if p is _SAME_AS:
+                same_as.append((s, o))
+                continue
+            if p is _DOI:
+                self.with_doi.add(s)
+            objects = out[p][s]
+            if o not in objects:
+                objects.add(o)
+                into[p][o].add(s)
+                agenda.append(triple)
+        self.ours |= {n for n in nodes if n not in classes and n not in self.ontology.terms
+                      and not _in_vocabulary(n)}
+        return same_as
 
     def __iter__(self):
         for p, by_subject in self.out.items():
@@ -429,6 +465,7 @@ class _Closure:
             if c not in known:
                 known.add(c)
                 into[c].add(node)
+                self.new.append((node, _TYPE, c))
 
     def add(self, s, p, o) -> None:
         if p is _TYPE:
@@ -438,7 +475,18 @@ class _Closure:
         if o not in objects:
             objects.add(o)
             self.into[p][o].add(s)
-            self.agenda.append((s, p, o))
+            triple = (s, p, o)
+            self.agenda.append(triple)
+            self.new.append(triple)
+
+    def about(self, node) -> Iterator[Triple]:
+        """Every triple with `node` as its subject or object."""
+        for p, by_subject in self.out.items():
+            for o in by_subject.get(node, ()):
+                yield (node, p, o)
+        for p, by_object in self.into.items():
+            for s in by_object.get(node, ()):
+                yield (s, p, node)
 
     def run(self) -> None:
         add, add_types, plan_of = self.add, self.add_types, self._plan
@@ -534,18 +582,16 @@ def _key_groups(closure: _Closure, ontology: Ontology, same: _SameAs) -> list[li
     return merged
 
 
-def _saturate(facts: Iterable[Triple], ontology: Ontology) -> set[Triple]:
-    """The OWL 2 RL closure of `facts`, owl:sameAs groups included as `root owl:sameAs alias`.
+def _saturate(knowledge: Iterable[Triple], ontology: Ontology) -> tuple[_Closure, _SameAs]:
+    """The OWL 2 RL closure of `knowledge` and the ontology's facts, and its owl:sameAs groups.
 
     Aliases keep their own facts; `clean` maps them onto the canonical node in the end.
     """
     closure = _Closure(ontology)
     same = _SameAs()
-    for s, p, o in facts:
-        if p is _SAME_AS:
+    for batch in (knowledge, ontology.facts):  # apart: `_individuals` of each, as `clean` has it
+        for s, o in closure.load(batch):
             same.union(s, o)
-        else:
-            closure.add(s, p, o)
     renamed = set()
     pending = [n for g in same.groups() for n in g]
     while True:
@@ -572,11 +618,7 @@ def _saturate(facts: Iterable[Triple], ontology: Ontology) -> set[Triple]:
             break
         # A merge may have made an earlier root an alias: its facts move on too.
         pending.extend(n for g in same.groups() for n in g)
-    triples = set(closure)
-    for group in same.groups():
-        root = next(iter(group))
-        triples.update((root, _SAME_AS, node) for node in group)
-    return triples
+    return closure, same
 
 
 # ---------------------------------------------------------------------------------------------
@@ -611,19 +653,38 @@ def clean(
     for s, p, o in closure:
         if p is _SAME_AS and type(s) is not Literal and type(o) is not Literal:
             same.union(s, o)
-    representative = {}
-    with_doi = {s for s, p, _ in knowledge if p is _DOI}
-    for group in same.groups():
-        root = _canonical(group, with_doi)
-        representative.update((node, root) for node in group)
-
+    representative = _representatives(same, {s for s, p, _ in knowledge if p is _DOI})
     # Only triples that are new, or that mention an alias (and so may be new once rewritten),
     # need looking at: a set difference first keeps this pass small.
     candidates = closure - knowledge - ontology.facts
     if representative:
         candidates |= {t for t in closure if t[0] in representative or t[2] in representative}
-
     ours = _individuals(knowledge, ontology) | _individuals(ontology.facts, ontology)
+    return _meaningful(candidates, representative, ours, ontology) - knowledge - ontology.facts
+
+
+def _clean_closure(closure: _Closure, same: _SameAs, *, knowledge: set[Triple], ontology: Ontology) -> set[Triple]:
+    """`clean` of our own closure, from what it noted as it went (`_Closure.new` …) rather than
+    by walking the whole of it: the same result (tests)."""
+    representative = _representatives(same, closure.with_doi)
+    candidates = closure.new
+    if representative:
+        candidates = itertools.chain(candidates, (t for node in representative for t in closure.about(node)))
+    return _meaningful(candidates, representative, closure.ours, ontology) - knowledge - ontology.facts
+
+
+def _representatives(same: _SameAs, with_doi: set) -> dict:
+    """Each node of an owl:sameAs group → the group's canonical node."""
+    representative = {}
+    for group in same.groups():
+        root = _canonical(group, with_doi)
+        representative.update((node, root) for node in group)
+    return representative
+
+
+def _meaningful(candidates: Iterable[Triple], representative: dict, ours: set, ontology: Ontology) -> set[Triple]:
+    """The candidates that `clean` keeps, rewritten onto canonical nodes; and a link from each
+    alias to its canonical node."""
     related = ontology.related_properties()
     # Terms are interned (`_interner`): `is` and dict lookups by identity, never rdflib's
     # Python-level ==, over the hundreds of thousands of candidates of a big corpus.
@@ -657,7 +718,7 @@ def clean(
     for alias, root in representative.items():
         if alias is not root and alias in ours:
             result.add((alias, _SAME_AS, root))
-    return result - knowledge - ontology.facts
+    return result
 
 
 # ---------------------------------------------------------------------------------------------
@@ -758,8 +819,8 @@ def reason_knowledge(
     if exclude:
         ontology = dataclasses.replace(
             ontology, chains=tuple(c for c in ontology.chains if c.result not in exclude))
-    closure = _saturate(facts | ontology.facts, ontology)
-    inferred = clean(closure, knowledge=facts, ontology=ontology)
+    closure, same = _saturate(facts, ontology)
+    inferred = _clean_closure(closure, same, knowledge=facts, ontology=ontology)
     return {t for t in inferred if t[1] not in exclude} if exclude else inferred
 
 
