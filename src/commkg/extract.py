@@ -144,6 +144,7 @@ class _RecordExtraction:
         self.study, self.base = record_iris(record, doi)
         self.used_concepts: set[str] = set()
         self.asserted: set[tuple] = set()  # (property, object) facts of the study already backed by evidence
+        self.actor_of: dict[str, URIRef] = {}  # concept key -> the actor standing for it, described once
 
     # -- helpers -------------------------------------------------------------------------------
     def add(self, s, p, o) -> None:
@@ -305,6 +306,9 @@ class _RecordExtraction:
                     self.relations(text[s:e], offset + s, in_sentence)
 
     def actor(self, key: str) -> URIRef:
+        actor = self.actor_of.get(key)
+        if actor is not None:  # a record names its organisations again and again
+            return actor
         concept: Concept = self.lexicon.concept(key)
         if concept.named_individual is not None:
             actor = URIRef(concept.named_individual)
@@ -314,6 +318,7 @@ class _RecordExtraction:
         self.add(actor, COMM.hasOrganisationType if concept.category == "org" else COMM.hasRole, concept.iri)
         self.add(actor, RDFS.label, Literal(concept.label) if concept.named_individual is not None
                  else Literal(f"{concept.label} ({self.record.name})"))
+        self.actor_of[key] = actor
         return actor
 
     def relations(self, sentence: str, offset: int, mentions: list) -> None:
