@@ -21,9 +21,9 @@ from rdflib.namespace import DCTERMS, FOAF, SKOS
 from commkg.citation import parse_author_line, parse_citation, parse_cited_reference
 from commkg.corpus import Record, Segment
 from commkg.evidence import Annotation, annotation_triples
-from commkg.lexicon import COMM, CONCEPT, Concept, Lexicon, Match
+from commkg.lexicon import COMM, CONCEPT, CachedNamespace, Concept, Lexicon, Match
 
-BIBO = Namespace("http://purl.org/ontology/bibo/")
+BIBO = CachedNamespace("http://purl.org/ontology/bibo/")
 ORG = Namespace("https://w3id.org/commkg/org/")
 JOURNAL = Namespace("https://w3id.org/commkg/journal/")
 ID = "https://w3id.org/commkg/id/"

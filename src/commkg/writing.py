@@ -30,6 +30,7 @@ Triple = tuple
 _SAFE_LOCAL = re.compile(r"[A-Za-z_][A-Za-z0-9_-]*\Z")
 _SAFE_PREFIX = re.compile(r"[A-Za-z][A-Za-z0-9_-]*\Z")
 _INTEGER = re.compile(r"[+-]?[0-9]+\Z")
+_XSD_INTEGER, _XSD_STRING = XSD.integer, XSD.string  # rdflib makes a new term at each XSD.integer
 # Characters no IRI may contain. An IRI holding one (an upstream bug, or a DOI with odd
 # characters) is written with them percent-encoded, as RFC 3987 maps them to a URI: a \\uXXXX
 # escape would be the same IRI, but strict parsers (raptor) rightly refuse it.
@@ -203,12 +204,12 @@ class TurtleForms:
 
     def literal(self, literal: Literal) -> str:
         lexical = str(literal)
-        if literal.datatype == XSD.integer and _INTEGER.match(lexical):
+        if literal.datatype == _XSD_INTEGER and _INTEGER.match(lexical):
             return lexical
         quoted = quoted_string(lexical)
         if literal.language:
             return f"{quoted}@{literal.language}"
-        if literal.datatype is not None and literal.datatype != XSD.string:
+        if literal.datatype is not None and literal.datatype != _XSD_STRING:
             return f"{quoted}^^{self.iri(literal.datatype)}"
         return quoted
 
