@@ -16,6 +16,7 @@ import re
 import tempfile
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 from operator import itemgetter
 from pathlib import Path
 from typing import TextIO
@@ -170,25 +171,31 @@ def write_file_atomically(path: Path, write: Callable[[TextIO], None]) -> Path:
 
 # ------------------------------------------------------------------------------ sorted Turtle
 
+@lru_cache(maxsize=16)
+def _prefix_forms(prefixes: tuple[tuple[str, str], ...]) -> tuple[dict[str, str], re.Pattern | None]:
+    """For TurtleForms: the prefix of each namespace, and the regex that finds an IRI's."""
+    for prefix, _ in prefixes:
+        if not _SAFE_PREFIX.match(prefix):
+            raise ValueError(f"prefix {prefix!r} is not a plain Turtle prefix name")
+    # Longest namespace first, so `concept:` wins over a shorter namespace that contains it.
+    namespaces = sorted(((str(iri), prefix) for prefix, iri in prefixes), key=lambda item: (-len(item[0]), item[1]))
+    prefix_of: dict[str, str] = {}
+    for namespace, prefix in namespaces:
+        prefix_of.setdefault(namespace, prefix)
+    # One regex tries the namespaces in that order, each followed by a safe local name (a
+    # namespace whose local name is unsafe gives way to the next): a loop of startswith()
+    # in Python cost a tenth of the build's extraction.
+    alternatives = "|".join(re.escape(namespace) for namespace, _ in namespaces)
+    return prefix_of, (re.compile(f"({alternatives})({_SAFE_LOCAL.pattern})") if namespaces else None)
+
+
 class TurtleForms:
     """How each term is written: prefixed name where that is safe, else <IRI>; literals with
     escapes; blank nodes relabelled _:b1, _:b2 … in a canonical order."""
 
     def __init__(self, prefixes: Mapping[str, str], blank_labels: Mapping[BNode, str] | None = None):
-        for prefix in prefixes:
-            if not _SAFE_PREFIX.match(prefix):
-                raise ValueError(f"prefix {prefix!r} is not a plain Turtle prefix name")
-        # Longest namespace first, so `concept:` wins over a shorter namespace that contains it.
-        namespaces = sorted(((str(iri), prefix) for prefix, iri in prefixes.items()),
-                            key=lambda item: (-len(item[0]), item[1]))
-        self._prefix_of: dict[str, str] = {}
-        for namespace, prefix in namespaces:
-            self._prefix_of.setdefault(namespace, prefix)
-        # One regex tries the namespaces in that order, each followed by a safe local name (a
-        # namespace whose local name is unsafe gives way to the next): a loop of startswith()
-        # in Python cost a tenth of the build's extraction.
-        alternatives = "|".join(re.escape(namespace) for namespace, _ in namespaces)
-        self._prefixed = re.compile(f"({alternatives})({_SAFE_LOCAL.pattern})") if namespaces else None
+        # Worked out once per set of prefixes: a build worker makes two of these a record.
+        self._prefix_of, self._prefixed = _prefix_forms(tuple(prefixes.items()))
         self._blank_labels = dict(blank_labels or {})
         self._written: dict = {}
         self.used_prefixes: set[str] = set()
