@@ -171,22 +171,43 @@ def write_file_atomically(path: Path, write: Callable[[TextIO], None]) -> Path:
 
 # ------------------------------------------------------------------------------ sorted Turtle
 
+class _IriForms:
+    """How one set of prefixes writes IRIs: prefixed name where that is safe, else <IRI>.
+
+    Shared by every TurtleForms of that set (`_iri_forms`), with the IRIs it has written: a
+    build worker makes two TurtleForms a record, and records share most of their IRIs
+    (predicates, classes, concepts).
+    """
+
+    def __init__(self, prefixes: tuple[tuple[str, str], ...]):
+        for prefix, _ in prefixes:
+            if not _SAFE_PREFIX.match(prefix):
+                raise ValueError(f"prefix {prefix!r} is not a plain Turtle prefix name")
+        # Longest namespace first, so `concept:` wins over a shorter namespace that contains it.
+        namespaces = sorted(((str(iri), prefix) for prefix, iri in prefixes), key=lambda item: (-len(item[0]), item[1]))
+        self._prefix_of: dict[str, str] = {}
+        for namespace, prefix in namespaces:
+            self._prefix_of.setdefault(namespace, prefix)
+        # One regex tries the namespaces in that order, each followed by a safe local name (a
+        # namespace whose local name is unsafe gives way to the next): a loop of startswith()
+        # in Python cost a tenth of the build's extraction.
+        alternatives = "|".join(re.escape(namespace) for namespace, _ in namespaces)
+        self._prefixed = re.compile(f"({alternatives})({_SAFE_LOCAL.pattern})") if namespaces else None
+        # Bounded: the IRIs that records share stay, the many that one record uses pass through.
+        self.written = lru_cache(maxsize=4096)(self._write)
+
+    def _write(self, iri: str) -> tuple[str, str | None]:
+        """The IRI as Turtle, and the prefix that uses (None for a full <IRI>)."""
+        prefixed = self._prefixed.match(iri) if self._prefixed else None
+        if prefixed:
+            prefix = self._prefix_of[prefixed.group(1)]
+            return f"{prefix}:{prefixed.group(2)}", prefix
+        return "<" + _IRI_UNSAFE.sub(lambda m: f"%{ord(m.group()):02X}", iri) + ">", None
+
+
 @lru_cache(maxsize=16)
-def _prefix_forms(prefixes: tuple[tuple[str, str], ...]) -> tuple[dict[str, str], re.Pattern | None]:
-    """For TurtleForms: the prefix of each namespace, and the regex that finds an IRI's."""
-    for prefix, _ in prefixes:
-        if not _SAFE_PREFIX.match(prefix):
-            raise ValueError(f"prefix {prefix!r} is not a plain Turtle prefix name")
-    # Longest namespace first, so `concept:` wins over a shorter namespace that contains it.
-    namespaces = sorted(((str(iri), prefix) for prefix, iri in prefixes), key=lambda item: (-len(item[0]), item[1]))
-    prefix_of: dict[str, str] = {}
-    for namespace, prefix in namespaces:
-        prefix_of.setdefault(namespace, prefix)
-    # One regex tries the namespaces in that order, each followed by a safe local name (a
-    # namespace whose local name is unsafe gives way to the next): a loop of startswith()
-    # in Python cost a tenth of the build's extraction.
-    alternatives = "|".join(re.escape(namespace) for namespace, _ in namespaces)
-    return prefix_of, (re.compile(f"({alternatives})({_SAFE_LOCAL.pattern})") if namespaces else None)
+def _iri_forms(prefixes: tuple[tuple[str, str], ...]) -> _IriForms:
+    return _IriForms(prefixes)
 
 
 class TurtleForms:
@@ -194,20 +215,16 @@ class TurtleForms:
     escapes; blank nodes relabelled _:b1, _:b2 … in a canonical order."""
 
     def __init__(self, prefixes: Mapping[str, str], blank_labels: Mapping[BNode, str] | None = None):
-        # Worked out once per set of prefixes: a build worker makes two of these a record.
-        self._prefix_of, self._prefixed = _prefix_forms(tuple(prefixes.items()))
+        self._iri_forms = _iri_forms(tuple(prefixes.items()))
         self._blank_labels = dict(blank_labels or {})
         self._written: dict = {}
         self.used_prefixes: set[str] = set()
 
     def iri(self, iri: URIRef) -> str:
-        text = str(iri)
-        prefixed = self._prefixed.match(text) if self._prefixed else None
-        if prefixed:
-            prefix = self._prefix_of[prefixed.group(1)]
+        written, prefix = self._iri_forms.written(str(iri))
+        if prefix is not None:
             self.used_prefixes.add(prefix)
-            return f"{prefix}:{prefixed.group(2)}"
-        return "<" + _IRI_UNSAFE.sub(lambda m: f"%{ord(m.group()):02X}", text) + ">"
+        return written
 
     def literal(self, literal: Literal) -> str:
         lexical = str(literal)
