@@ -181,8 +181,10 @@ def _is_translation(text: str) -> bool:
     English word, so it is weighed against two Latin letters; acronyms such as "CCGs" inside a
     Chinese sentence do not tip the balance."""
     cjk = len(_CJK.findall(text))
+    if cjk == 0:
+        return False  # as most lines: then their letters need no counting
     latin = sum(map(str.isalpha, text)) - cjk
-    return cjk > 0 and 2 * cjk >= latin
+    return 2 * cjk >= latin
 
 
 # Labels of structured abstracts: "OBJECTIVES:", "SETTING/PARTICIPANTS:", "DESIGN/METHODOLOGY/

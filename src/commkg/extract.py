@@ -21,9 +21,9 @@ from rdflib.namespace import DCTERMS, FOAF, SKOS
 from commkg.citation import parse_author_line, parse_citation, parse_cited_reference
 from commkg.corpus import Record, Segment
 from commkg.evidence import Annotation, annotation_triples
-from commkg.lexicon import COMM, CONCEPT, Concept, Lexicon, Match
+from commkg.lexicon import COMM, CONCEPT, CachedNamespace, Concept, Lexicon, Match
 
-BIBO = Namespace("http://purl.org/ontology/bibo/")
+BIBO = CachedNamespace("http://purl.org/ontology/bibo/")
 ORG = Namespace("https://w3id.org/commkg/org/")
 JOURNAL = Namespace("https://w3id.org/commkg/journal/")
 ID = "https://w3id.org/commkg/id/"
@@ -35,9 +35,14 @@ MONTHS = {m: i for i, m in enumerate(
 _INSTITUTION = re.compile(
     r"\b(University|College|School|Institute|Centre|Center|Fund|Trust|Group|Department|Unit|"
     r"Hospital|Foundation|Council|Agency|Division|Faculty|Authority|Service|Services|Office)\b")
-_SENTENCE_END = re.compile(r"(?<=[.!?])[\"'\u201d\u2019)]*\s+(?=[A-Z\"'\u201c\u2018(\[])")
+# The space between two sentences, after the stop. The stop is matched, not looked behind for:
+# the regex engine scans for a leading character set in C, but tries a regex that starts with a
+# look-behind (or \b) at every position of the text. So _NUMBER, _N_EQUALS and the study-period
+# patterns are slow to search: they run only on paragraphs with a digit, a "=" or a year.
+_SENTENCE_END = re.compile(r"[.!?](?P<space>[\"'\u201d\u2019)]*\s+)(?=[A-Z\"'\u201c\u2018(\[])")
 _ABBREVIATION = re.compile(r"(?:\b(?:approx|e\.g|i\.e|et al|vs|cf|Dr|St|No|Fig|ca|incl)\.|\b[A-Z]\.)$")
 _NUMBER = re.compile(r"(?<![\w.,\-\u2013/£$€=])(\d{1,3}(?:,\d{3})+|\d+)(?![\w%]|[.,]\d|\s*%|[\-\u2013/]\d)")
+_DIGIT = re.compile(r"\d")
 _N_EQUALS = re.compile(r"\bn\s*=\s*(\d{1,3}(?:,\d{3})+|\d+)\b")
 _PARTITIVE = re.compile(r"\s+of\s+(?:the|them|these|those|our|their|whom|which)\b", re.IGNORECASE)
 _GAP_STOP = frozenset("""of the a an and or with in on at from by to for who whom which that were was are is
@@ -45,6 +50,7 @@ _GAP_STOP = frozenset("""of the a an and or with in on at from by to for who who
     we they it its this were not no all some many more most few other such after before also only
     just then there here up out down off within without through during against among around like very""".split())
 _WINDOW_END = re.compile(r"[,.;:()\[\]]")
+_YEAR = re.compile(r"(?:19|20)\d\d")  # what both study-period patterns hold
 _YEAR_RANGE = re.compile(r"(?<![\d\-])((?:19|20)\d\d)\s*[-\u2013/]\s*((?:19|20)?\d\d)(?![\d\-])")
 _MONTH_NAME = (r"(?:January|February|March|April|May|June|July|August|September|October|November|"
                r"December|Jan|Feb|Mar|Apr|Jun|Jul|Aug|Sep|Sept|Oct|Nov|Dec)")
@@ -73,11 +79,12 @@ def sentence_spans(text: str) -> list[tuple[int, int]]:
     """Sentences of one paragraph as (start, end) offsets; abbreviations such as "approx." do not end one."""
     spans, start = [], 0
     for m in _SENTENCE_END.finditer(text):
+        end = m.start("space")
         # The abbreviation ends the sentence so far: its last 16 characters are enough to check
         # (the whole of it would make a paragraph of many abbreviations quadratic).
-        if _ABBREVIATION.search(text[max(start, m.start() - 16):m.start()]):
+        if _ABBREVIATION.search(text[max(start, end - 16):end]):
             continue
-        spans.append((start, m.start()))
+        spans.append((start, end))
         start = m.end()
     spans.append((start, len(text)))
     return [(s, e) for s, e in spans if e > s]
@@ -134,6 +141,7 @@ class _RecordExtraction:
         self.study, self.base = record_iris(record, doi)
         self.used_concepts: set[str] = set()
         self.asserted: set[tuple] = set()  # (property, object) facts of the study already backed by evidence
+        self.actor_of: dict[str, URIRef] = {}  # concept key -> the actor standing for it, described once
 
     # -- helpers -------------------------------------------------------------------------------
     def add(self, s, p, o) -> None:
@@ -295,6 +303,9 @@ class _RecordExtraction:
                     self.relations(text[s:e], offset + s, in_sentence)
 
     def actor(self, key: str) -> URIRef:
+        actor = self.actor_of.get(key)
+        if actor is not None:  # a record names its organisations again and again
+            return actor
         concept: Concept = self.lexicon.concept(key)
         if concept.named_individual is not None:
             actor = URIRef(concept.named_individual)
@@ -304,6 +315,7 @@ class _RecordExtraction:
         self.add(actor, COMM.hasOrganisationType if concept.category == "org" else COMM.hasRole, concept.iri)
         self.add(actor, RDFS.label, Literal(concept.label) if concept.named_individual is not None
                  else Literal(f"{concept.label} ({self.record.name})"))
+        self.actor_of[key] = actor
         return actor
 
     def relations(self, sentence: str, offset: int, mentions: list) -> None:
@@ -344,7 +356,10 @@ class _RecordExtraction:
 
     def _counts(self, text: str):
         """(start, end, count, unit) of every count of study units in one paragraph."""
-        numbers = [(m.start(), m.end(), int(m.group(1).replace(",", ""))) for m in _NUMBER.finditer(text)]
+        # From the first digit, if any: most paragraphs have none, and _NUMBER is slow to search.
+        first_digit = _DIGIT.search(text)
+        numbers = [] if first_digit is None else [
+            (m.start(), m.end(), int(m.group(1).replace(",", ""))) for m in _NUMBER.finditer(text, first_digit.start())]
         if self.lexicon.number_word_pattern is not None:
             for m in self.lexicon.number_word_pattern.finditer(text):
                 numbers.append((m.start(), m.end(), self.lexicon.number_words[m.group(0).lower()]))
@@ -354,6 +369,8 @@ class _RecordExtraction:
             unit_match = self._unit_after(text, end, year_like=1900 <= count <= 2099 and text[start:end].isdigit())
             if unit_match and count > 0:
                 yield start, unit_match.end, count, unit_match.payload[0]
+        if "=" not in text:
+            return  # most paragraphs hold no "n = 12", and _N_EQUALS is slow to search
         for m in _N_EQUALS.finditer(text):
             participants = self.lexicon.units.get(URIRef("https://w3id.org/commkg/unit/Participant"))
             if participants:
@@ -387,6 +404,8 @@ class _RecordExtraction:
     def study_period(self) -> None:
         for paragraph in self.record.paragraphs:
             text, offset = self.body_text(paragraph)
+            if not _YEAR.search(text):
+                continue  # most paragraphs hold none: then neither pattern (slow to search) can match
             found = []
             for regex in (_YEAR_RANGE, _BETWEEN_DATES):
                 for m in regex.finditer(text):

@@ -16,6 +16,7 @@ import re
 import tempfile
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 from operator import itemgetter
 from pathlib import Path
 from typing import TextIO
@@ -30,6 +31,7 @@ Triple = tuple
 _SAFE_LOCAL = re.compile(r"[A-Za-z_][A-Za-z0-9_-]*\Z")
 _SAFE_PREFIX = re.compile(r"[A-Za-z][A-Za-z0-9_-]*\Z")
 _INTEGER = re.compile(r"[+-]?[0-9]+\Z")
+_XSD_INTEGER, _XSD_STRING = XSD.integer, XSD.string  # rdflib makes a new term at each XSD.integer
 # Characters no IRI may contain. An IRI holding one (an upstream bug, or a DOI with odd
 # characters) is written with them percent-encoded, as RFC 3987 maps them to a URI: a \\uXXXX
 # escape would be the same IRI, but strict parsers (raptor) rightly refuse it.
@@ -169,17 +171,20 @@ def write_file_atomically(path: Path, write: Callable[[TextIO], None]) -> Path:
 
 # ------------------------------------------------------------------------------ sorted Turtle
 
-class TurtleForms:
-    """How each term is written: prefixed name where that is safe, else <IRI>; literals with
-    escapes; blank nodes relabelled _:b1, _:b2 … in a canonical order."""
+class _IriForms:
+    """How one set of prefixes writes IRIs: prefixed name where that is safe, else <IRI>.
 
-    def __init__(self, prefixes: Mapping[str, str], blank_labels: Mapping[BNode, str] | None = None):
-        for prefix in prefixes:
+    Shared by every TurtleForms of that set (`_iri_forms`), with the IRIs it has written: a
+    build worker makes two TurtleForms a record, and records share most of their IRIs
+    (predicates, classes, concepts).
+    """
+
+    def __init__(self, prefixes: tuple[tuple[str, str], ...]):
+        for prefix, _ in prefixes:
             if not _SAFE_PREFIX.match(prefix):
                 raise ValueError(f"prefix {prefix!r} is not a plain Turtle prefix name")
         # Longest namespace first, so `concept:` wins over a shorter namespace that contains it.
-        namespaces = sorted(((str(iri), prefix) for prefix, iri in prefixes.items()),
-                            key=lambda item: (-len(item[0]), item[1]))
+        namespaces = sorted(((str(iri), prefix) for prefix, iri in prefixes), key=lambda item: (-len(item[0]), item[1]))
         self._prefix_of: dict[str, str] = {}
         for namespace, prefix in namespaces:
             self._prefix_of.setdefault(namespace, prefix)
@@ -188,27 +193,47 @@ class TurtleForms:
         # in Python cost a tenth of the build's extraction.
         alternatives = "|".join(re.escape(namespace) for namespace, _ in namespaces)
         self._prefixed = re.compile(f"({alternatives})({_SAFE_LOCAL.pattern})") if namespaces else None
+        # Bounded: the IRIs that records share stay, the many that one record uses pass through.
+        self.written = lru_cache(maxsize=4096)(self._write)
+
+    def _write(self, iri: str) -> tuple[str, str | None]:
+        """The IRI as Turtle, and the prefix that uses (None for a full <IRI>)."""
+        prefixed = self._prefixed.match(iri) if self._prefixed else None
+        if prefixed:
+            prefix = self._prefix_of[prefixed.group(1)]
+            return f"{prefix}:{prefixed.group(2)}", prefix
+        return "<" + _IRI_UNSAFE.sub(lambda m: f"%{ord(m.group()):02X}", iri) + ">", None
+
+
+@lru_cache(maxsize=16)
+def _iri_forms(prefixes: tuple[tuple[str, str], ...]) -> _IriForms:
+    return _IriForms(prefixes)
+
+
+class TurtleForms:
+    """How each term is written: prefixed name where that is safe, else <IRI>; literals with
+    escapes; blank nodes relabelled _:b1, _:b2 … in a canonical order."""
+
+    def __init__(self, prefixes: Mapping[str, str], blank_labels: Mapping[BNode, str] | None = None):
+        self._iri_forms = _iri_forms(tuple(prefixes.items()))
         self._blank_labels = dict(blank_labels or {})
         self._written: dict = {}
         self.used_prefixes: set[str] = set()
 
     def iri(self, iri: URIRef) -> str:
-        text = str(iri)
-        prefixed = self._prefixed.match(text) if self._prefixed else None
-        if prefixed:
-            prefix = self._prefix_of[prefixed.group(1)]
+        written, prefix = self._iri_forms.written(str(iri))
+        if prefix is not None:
             self.used_prefixes.add(prefix)
-            return f"{prefix}:{prefixed.group(2)}"
-        return "<" + _IRI_UNSAFE.sub(lambda m: f"%{ord(m.group()):02X}", text) + ">"
+        return written
 
     def literal(self, literal: Literal) -> str:
         lexical = str(literal)
-        if literal.datatype == XSD.integer and _INTEGER.match(lexical):
+        if literal.datatype == _XSD_INTEGER and _INTEGER.match(lexical):
             return lexical
         quoted = quoted_string(lexical)
         if literal.language:
             return f"{quoted}@{literal.language}"
-        if literal.datatype is not None and literal.datatype != XSD.string:
+        if literal.datatype is not None and literal.datatype != _XSD_STRING:
             return f"{quoted}^^{self.iri(literal.datatype)}"
         return quoted
 
