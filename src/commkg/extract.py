@@ -15,14 +15,15 @@ from dataclasses import dataclass, field
 from typing import NamedTuple
 from urllib.parse import quote
 
-from rdflib import RDF, RDFS, XSD, Graph, Literal, Namespace, URIRef
-from rdflib.namespace import DCTERMS, FOAF, SKOS
+from rdflib import Graph, Literal, Namespace, URIRef, namespace
 
 from commkg.citation import parse_author_line, parse_citation, parse_cited_reference
 from commkg.corpus import Record, Segment
 from commkg.evidence import Annotation, annotation_triples
-from commkg.lexicon import COMM, CONCEPT, CachedNamespace, Concept, Lexicon, Match
+from commkg.lexicon import COMM, CONCEPT, CachedNamespace, CachedTerms, Concept, Lexicon, Match
 
+RDF, RDFS, XSD, DCTERMS, FOAF, SKOS = (CachedTerms(vocabulary) for vocabulary in (
+    namespace.RDF, namespace.RDFS, namespace.XSD, namespace.DCTERMS, namespace.FOAF, namespace.SKOS))
 BIBO = CachedNamespace("http://purl.org/ontology/bibo/")
 ORG = Namespace("https://w3id.org/commkg/org/")
 JOURNAL = Namespace("https://w3id.org/commkg/journal/")

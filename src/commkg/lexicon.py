@@ -30,6 +30,21 @@ class CachedNamespace(Namespace):
         return term
 
 
+class CachedTerms:
+    """The terms of one of rdflib's closed vocabularies (RDF, RDFS, XSD …), each looked up once:
+    rdflib checks the name and makes a new URIRef at every `RDF.type`."""
+
+    def __init__(self, vocabulary) -> None:
+        self._vocabulary = vocabulary
+
+    def __getattr__(self, name: str) -> URIRef:
+        if name.startswith("_"):  # not a term (and copy or pickle asking before __init__ ran)
+            raise AttributeError(name)
+        term = getattr(self._vocabulary, name)  # rdflib's check: RDF.tpye raises
+        setattr(self, name, term)
+        return term
+
+
 COMM = CachedNamespace("https://w3id.org/commkg/ontology#")
 CONCEPT = CachedNamespace("https://w3id.org/commkg/concept/")
 UNIT = CachedNamespace("https://w3id.org/commkg/unit/")
