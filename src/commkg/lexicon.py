@@ -21,8 +21,8 @@ from commkg.resources import ontology_file
 
 
 class CachedNamespace(Namespace):
-    """A Namespace that makes each of its terms once. rdflib's makes a new URIRef at every
-    attribute access (2 µs, as much as a regex search), and the extractor names a hundred a record."""
+    """A Namespace that makes each of its terms once: rdflib's makes a new URIRef at every
+    attribute access, and the extractor names about a hundred terms a record."""
 
     def __getattr__(self, name: str) -> URIRef:
         term = super().__getattr__(name)
