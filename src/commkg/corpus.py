@@ -182,7 +182,7 @@ def _is_translation(text: str) -> bool:
     Chinese sentence do not tip the balance."""
     cjk = len(_CJK.findall(text))
     if cjk == 0:
-        return False  # as most lines: then their letters need no counting
+        return False  # most lines: their letters need no counting
     latin = sum(map(str.isalpha, text)) - cjk
     return 2 * cjk >= latin
 

@@ -15,14 +15,15 @@ from dataclasses import dataclass, field
 from typing import NamedTuple
 from urllib.parse import quote
 
-from rdflib import RDF, RDFS, XSD, Graph, Literal, Namespace, URIRef
-from rdflib.namespace import DCTERMS, FOAF, SKOS
+from rdflib import Graph, Literal, Namespace, URIRef, namespace
 
 from commkg.citation import parse_author_line, parse_citation, parse_cited_reference
 from commkg.corpus import Record, Segment
 from commkg.evidence import Annotation, annotation_triples
-from commkg.lexicon import COMM, CONCEPT, CachedNamespace, Concept, Lexicon, Match
+from commkg.lexicon import COMM, CONCEPT, CachedNamespace, CachedTerms, Concept, Lexicon, Match
 
+RDF, RDFS, XSD, DCTERMS, FOAF, SKOS = (CachedTerms(vocabulary) for vocabulary in (
+    namespace.RDF, namespace.RDFS, namespace.XSD, namespace.DCTERMS, namespace.FOAF, namespace.SKOS))
 BIBO = CachedNamespace("http://purl.org/ontology/bibo/")
 ORG = Namespace("https://w3id.org/commkg/org/")
 JOURNAL = Namespace("https://w3id.org/commkg/journal/")
@@ -35,10 +36,10 @@ MONTHS = {m: i for i, m in enumerate(
 _INSTITUTION = re.compile(
     r"\b(University|College|School|Institute|Centre|Center|Fund|Trust|Group|Department|Unit|"
     r"Hospital|Foundation|Council|Agency|Division|Faculty|Authority|Service|Services|Office)\b")
-# The space between two sentences, after the stop. The stop is matched, not looked behind for:
-# the regex engine scans for a leading character set in C, but tries a regex that starts with a
-# look-behind (or \b) at every position of the text. So _NUMBER, _N_EQUALS and the study-period
-# patterns are slow to search: they run only on paragraphs with a digit, a "=" or a year.
+# The regex engine scans for a leading character or character set in C, but tries a regex that
+# starts with a look-behind or \b at every position of the text. Such patterns are slow to
+# search: _NUMBER, _N_EQUALS and the study-period patterns run only where a digit, a "=" or a
+# year is, and _SENTENCE_END matches the stop rather than looking behind for it.
 _SENTENCE_END = re.compile(r"[.!?](?P<space>[\"'\u201d\u2019)]*\s+)(?=[A-Z\"'\u201c\u2018(\[])")
 _ABBREVIATION = re.compile(r"(?:\b(?:approx|e\.g|i\.e|et al|vs|cf|Dr|St|No|Fig|ca|incl)\.|\b[A-Z]\.)$")
 _NUMBER = re.compile(r"(?<![\w.,\-\u2013/£$€=])(\d{1,3}(?:,\d{3})+|\d+)(?![\w%]|[.,]\d|\s*%|[\-\u2013/]\d)")
