@@ -14,6 +14,7 @@ from rdflib.compare import isomorphic
 
 import commkg
 import commkg.build as build_module
+import commkg.documents as documents
 import commkg.writing as writing
 from commkg.build import OUTPUT_PREFIXES, BuildReport, CorpusError, OutputError, build_corpus
 from commkg.corpus import read_record
@@ -220,11 +221,14 @@ def test_a_failure_mid_serialisation_leaves_the_previous_output_intact(tmp_path,
     build_corpus(small_corpus, out)
     before = (out / "asserted.ttl").read_bytes()
 
-    def failing_lines(parts, prefixes):
-        yield "@prefix comm: <https://w3id.org/commkg/ontology#> .\n"  # half a file is on disk …
+    written = documents._Output.write
+
+    def failing_write(output, data):
+        written(output, data)
+        output.flush()  # half a file is on disk …
         raise RuntimeError("serialiser died")  # … when the writer fails
 
-    monkeypatch.setattr(writing, "write_blocks_lines", failing_lines)
+    monkeypatch.setattr(documents._Output, "write", failing_write)
     (small_corpus / "extra.txt").write_bytes((small_corpus / sorted(p.name for p in small_corpus.iterdir())[0]).read_bytes())
     with pytest.raises(RuntimeError, match="serialiser died"):
         build_corpus(small_corpus, out)
@@ -259,7 +263,7 @@ def test_written_files_are_readable_by_others_and_use_unix_line_ends(tmp_path):
 
 
 def test_output_that_cannot_be_written_is_an_output_error(tmp_path, small_corpus, monkeypatch):
-    def no_space(writers):
+    def no_space(writers, **_):
         raise OSError(28, "No space left on device", str(tmp_path / "out" / "asserted.ttl"))
 
     monkeypatch.setattr(build_module, "stage_files", no_space)
@@ -361,7 +365,8 @@ def test_rapper_parses_the_hostile_terms(tmp_path):
         assert f"returned {len(graph)} triples" in result.stderr
 
 
-def test_the_inferred_graph_appended_to_graph_trig_uses_only_the_prefixes_its_header_declares(tmp_path):
+@pytest.mark.parametrize("reasoned", ["as one whole", "record by record"])
+def test_the_inferred_graph_appended_to_graph_trig_uses_only_the_prefixes_its_header_declares(tmp_path, reasoned):
     # graph.trig is written up to its inferred graph before reasoning; a prefix the inferred
     # triples would use but the header lacks must give way to a full IRI.
     comm = "https://w3id.org/commkg/ontology#"
@@ -372,7 +377,9 @@ def test_the_inferred_graph_appended_to_graph_trig_uses_only_the_prefixes_its_he
     ontology.add((URIRef(comm + "Study"), RDF.type, URIRef(comm + "Class")))  # uses comm: only
     study, alias = URIRef("https://doi.org/10.1/a"), URIRef("https://w3id.org/commkg/id/doi/10.1/b/cited")
     inferred = {(study, RDF.type, URIRef(comm + "Study")), (alias, OWL.sameAs, study)}
-    turtle = build_module._write_turtle(asserted, tmp_path, ontology, receive=lambda: inferred)
+    blocks = (build_module.InferredBlocks({}, [], whole=list(inferred)) if reasoned == "as one whole" else
+              build_module.InferredBlocks({}, list(inferred)))  # no records: every inferred triple is shared
+    turtle = build_module._write_turtle(asserted, tmp_path, ontology, receive=lambda: blocks)
     writing.commit_files(turtle.staged)
     text = trig.read_text(encoding="utf-8")
     assert "comm:Study" in text and f"<{OWL.sameAs}>" in text and "owl:" not in text

@@ -161,7 +161,7 @@ def test_an_output_that_is_a_file_is_a_usage_error(runner, tmp_path, small_corpu
 def test_an_output_that_cannot_be_written_is_exit_code_1(runner, tmp_path, small_corpus, monkeypatch):
     target = tmp_path / "out" / "asserted.ttl"
 
-    def no_space(writers):
+    def no_space(writers, **_):
         raise OSError(28, "No space left on device", str(target))
 
     monkeypatch.setattr(build_module, "stage_files", no_space)

@@ -56,7 +56,7 @@ def next_corpus(sample_corpus) -> Path:
 
 
 class _FailingStream:
-    """A text stream that passes `limit` characters on to the real one, then raises."""
+    """A stream (text or bytes) that passes `limit` characters on to the real one, then raises."""
 
     def __init__(self, stream, limit: int, error: BaseException):
         self._stream, self._left, self._error, self.written = stream, limit, error, 0
@@ -79,9 +79,9 @@ def _fail_in_file(monkeypatch, name: str, error: BaseException, limit: int = 200
     shorter). Returns a list that receives (file name, characters written)."""
     real_stage = writing._stage
 
-    def stage(path, write):
+    def stage(path, write, **options):
         if path.name != name:
-            return real_stage(path, write)
+            return real_stage(path, write, **options)
 
         def half_then_fail(stream):
             failing = _FailingStream(stream, limit, error)
@@ -91,7 +91,7 @@ def _fail_in_file(monkeypatch, name: str, error: BaseException, limit: int = 200
                 failures.append((path.name, failing.written))
             raise error  # the file was shorter than `limit`: fail at its very end
 
-        return real_stage(path, half_then_fail)
+        return real_stage(path, half_then_fail, **options)
 
     failures: list = []
     monkeypatch.setattr(writing, "_stage", stage)

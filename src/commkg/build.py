@@ -22,7 +22,7 @@ from contextlib import AbstractContextManager, closing, contextmanager, nullcont
 from dataclasses import dataclass, field
 from functools import cache, partial
 from pathlib import Path
-from typing import Protocol, TextIO, TypeVar
+from typing import NamedTuple, Protocol, TextIO, TypeVar
 
 import rdflib
 from rdflib import URIRef
@@ -31,16 +31,18 @@ from commkg import background
 from commkg.bulk import collector_paused
 from commkg.cache import RecordCache
 from commkg.corpus import find_records, read_record
+from commkg.documents import SHARED, DocumentIndex, Fixed, Section, Text, indented, write_pieces
 from commkg.errors import CommkgError, RecordError
 from commkg.evidence import Annotation, triple_count, turtle_entries
-from commkg.extract import extract_record
+from commkg.extract import RECORD_NODES, extract_record, is_study_iri
+from commkg.grouped import GroupReasoner, Locality, NotDecomposable, RecordReasoning, reason_records, split_by_owner
 from commkg.lexicon import CONCEPT, UNIT, Lexicon, load_lexicon
-from commkg.packing import PackedRecord, TermTable, pack
-from commkg.reason import STUDY_LINKS, Ontology, compile_ontology, inconsistencies, knowledge_test, reason_knowledge
+from commkg.packing import Inference, PackedRecord, TermTable, pack, with_inference
+from commkg.reason import _TYPE, STUDY_LINKS, Ontology, compile_ontology, inconsistencies, knowledge_test, reason_knowledge
 from commkg.resources import data_path, ontology_file
 from commkg.visual import write_html
-from commkg.writing import (Blocks, Staged, append_to_staged, commit_files, discard_files, render, stage_files,
-                            subject_key, write_blocks, write_trig_blocks, write_trig_graph)
+from commkg.writing import (Blocks, Staged, TurtleForms, append_to_staged, commit_files, discard_files, render,
+                            stage_files, subject_key)
 
 Triple = tuple
 T = TypeVar("T")
@@ -131,13 +133,15 @@ class BuildReport:
 
 # --------------------------------------------------------------------------- per record
 
-def extract_file(path: Path, lexicon: Lexicon | None = None) -> tuple[PackedRecord | None, str | None]:
+def extract_file(path: Path, lexicon: Lexicon | None = None, *, reason: bool = True) -> tuple[PackedRecord | None, str | None]:
     """(the record's extraction, None), or (None, the reason it was skipped). Runs in a worker
     process: it returns plain data (packing.py), since RecordError itself does not survive
-    pickling and rdflib terms are dear to unpickle."""
+    pickling and rdflib terms are dear to unpickle. With `reason`, the record's extraction
+    carries what it infers alone (grouped.py), worked out here, in parallel."""
     try:
         record = read_record(path)
-        extraction = extract_record(record, lexicon or load_lexicon())  # load_lexicon is cached per process
+        lexicon = lexicon or load_lexicon()  # load_lexicon is cached per process
+        extraction = extract_record(record, lexicon)
         local_facts, shared_facts = [], []
         for triple in extraction.facts:
             (local_facts if extraction.is_local(triple[0]) else shared_facts).append(triple)
@@ -147,8 +151,14 @@ def extract_file(path: Path, lexicon: Lexicon | None = None) -> tuple[PackedReco
         # evidence (most of the output, of which only the text is needed).
         local = render(local_facts, OUTPUT_PREFIXES)
         entries, prefixes = turtle_entries(extraction.annotations, OUTPUT_PREFIXES)
+        inference = None
+        if reason:
+            with suppress(NotDecomposable):  # the build finds it out again, and reasons as one whole
+                inference = record_inference(knowledge, extraction.concepts, lexicon,
+                                             Locality(str(extraction.study), extraction.base))
         packed = pack(extraction, local_facts=local_facts, shared_facts=shared_facts, knowledge=knowledge,
-                      local_blocks=list(local.entries), evidence=entries, prefixes=prefixes | local.prefixes)
+                      local_blocks=list(local.entries), evidence=entries, prefixes=prefixes | local.prefixes,
+                      inference=inference)
     except RecordError as error:
         return None, error.reason
     except CommkgError as error:
@@ -156,6 +166,38 @@ def extract_file(path: Path, lexicon: Lexicon | None = None) -> tuple[PackedReco
     except Exception as error:  # noqa: BLE001 - one record's bug must not sink the corpus
         return None, f"extraction failed ({type(error).__name__}: {error}); please report this bug"
     return packed, None
+
+
+def record_inference(knowledge: Iterable[Triple], concepts: Iterable[str], lexicon: Lexicon,
+                     locality: Locality) -> Inference:
+    """What one record's knowledge (and the descriptions of its concepts) infers alone, split by
+    owner, the blocks of its own part rendered. Raises NotDecomposable (grouped.py)."""
+    found = _group_reasoner().reason(itertools.chain(knowledge, _described(concepts, lexicon)), [locality])
+    (own,), shared = split_by_owner(found.inferred, [locality])
+    blocks = render(own, OUTPUT_PREFIXES)
+    return Inference(own, shared, found.exposures, list(blocks.entries), blocks.prefixes)
+
+
+def _described(concepts: Iterable[str], lexicon: Lexicon) -> list[Triple]:
+    """What the rules read of the lexicon's descriptions of `concepts`."""
+    usable = _knowledge_test()
+    return [t for key in concepts for t in lexicon.descriptions[key] if usable(t)]
+
+
+class BuiltRecord(NamedTuple):
+    """What the build keeps of each record it built, for reasoning record by record (grouped.py)."""
+
+    locality: Locality
+    knowledge: list[Triple]  # what the rules read of its facts (not of its concepts' descriptions)
+    concepts: list[str]
+    reasoning: RecordReasoning | None  # what it infers alone; None when not worked out
+    inferred_prefixes: frozenset[str]  # the prefixes of the blocks of its own inferred triples
+
+
+def owner_of(record: int, key: tuple, study: str) -> int:
+    """The owner (documents.py) of a record's block: its study's block apart from the blocks of
+    the nodes under its base, which sort elsewhere (a new block can come between the two)."""
+    return 2 * record + (key[1] == study)
 
 
 @dataclass
@@ -168,10 +210,13 @@ class AssertedGraph:
     # Those of the facts that the rules use (reason.knowledge), each term the ontology's own object
     knowledge: set[Triple] = field(default_factory=set)
     annotations: list[Annotation] = field(default_factory=list)
-    # Rendered by the workers (writing.Blocks entries), each list sorted once merged:
-    local_blocks: list[tuple[tuple, str]] = field(default_factory=list)  # facts about records' own subjects
-    evidence: list[tuple[tuple, str]] = field(default_factory=list)
-    prefixes: set[str] = field(default_factory=set)  # that both use
+    # Rendered by the workers, each list sorted once merged: (subject key, block, owner), the
+    # owner from `owner_of` (documents.py)
+    local_blocks: list[tuple] = field(default_factory=list)  # facts about records' own subjects
+    evidence: list[tuple] = field(default_factory=list)
+    inferred_blocks: list[tuple] = field(default_factory=list)  # what each record infers alone about its own subjects
+    prefixes: set[str] = field(default_factory=set)  # that local_blocks and evidence use
+    records: list[BuiltRecord] = field(default_factory=list)  # in corpus order
 
     def __post_init__(self) -> None:
         # One object per term for the whole corpus (bulk.py), the ontology's where it has one.
@@ -185,9 +230,17 @@ class AssertedGraph:
         self.shared.update(unpacked.shared_facts)
         self.knowledge.update(unpacked.knowledge)
         self.annotations.extend(unpacked.annotations)
-        self.local_blocks.extend(record.local_blocks)
-        self.evidence.extend(record.evidence)
+        number, study = len(self.records), str.__str__(unpacked.study)
+        self.local_blocks.extend((key, text, owner_of(number, key, study)) for key, text in record.local_blocks)
+        self.evidence.extend((key, text, 2 * number) for key, text in record.evidence)
         self.prefixes.update(record.prefixes)
+        reasoning = None
+        if record.exposures is not None:
+            reasoning = RecordReasoning(set(unpacked.own_inferred) | set(unpacked.shared_inferred),
+                                        frozenset(record.exposures))
+            self.inferred_blocks.extend((key, text, owner_of(number, key, study)) for key, text in record.inferred_blocks)
+        self.records.append(BuiltRecord(Locality(study, record.base), unpacked.knowledge, record.concepts, reasoning,
+                                        frozenset(record.inferred_prefixes or ())))
 
     def add_shared(self, triples: Iterable[Triple]) -> None:
         """Add triples about subjects that records share (the lexicon's descriptions of concepts)."""
@@ -199,18 +252,18 @@ class AssertedGraph:
             if self._usable(triple):
                 self.knowledge.add(triple)
 
+    def intern(self, triples: Iterable[Triple]) -> list[Triple]:
+        intern = self._terms.intern
+        return [(intern(s), intern(p), intern(o)) for s, p, o in triples]
+
     def sort(self) -> None:
         self.local_blocks.sort()
         self.evidence.sort()
+        self.inferred_blocks.sort()
 
     @property
     def evidence_triples(self) -> int:
         return sum(triple_count(annotation) for annotation in self.annotations)
-
-    def rendered(self) -> tuple[Blocks, Blocks]:
-        """The blocks the workers rendered: (local facts, evidence)."""
-        prefixes = frozenset(self.prefixes)
-        return Blocks(self.local_blocks, prefixes), Blocks(self.evidence, prefixes)
 
     def __len__(self) -> int:
         """Triples, as in asserted.ttl (evidence IRIs are per record, so none is counted twice)."""
@@ -249,20 +302,20 @@ def _worker_count(records: int, workers: int | None) -> int:
 Result = tuple[PackedRecord | None, str | None]
 
 
-def _results(paths: Sequence[Path], workers: int) -> Iterator[Result]:
+def _results(paths: Sequence[Path], workers: int, *, reason: bool) -> Iterator[Result]:
     """extract_file over `paths`, in their order, in `workers` processes."""
     if workers == 1:
         lexicon = load_lexicon()
-        return (extract_file(path, lexicon) for path in paths)
-    return _pooled_results(paths, workers)
+        return (extract_file(path, lexicon, reason=reason) for path in paths)
+    return _pooled_results(paths, workers, reason=reason)
 
 
-def _pooled_results(paths: Sequence[Path], workers: int) -> Iterator[Result]:
+def _pooled_results(paths: Sequence[Path], workers: int, *, reason: bool) -> Iterator[Result]:
     executor = ProcessPoolExecutor(max_workers=workers)
     try:
         # Chunks amortise the inter-process round trip; map keeps the corpus order.
         chunk = max(1, min(32, len(paths) // (workers * 4)))
-        yield from executor.map(extract_file, paths, chunksize=chunk)
+        yield from executor.map(partial(extract_file, reason=reason), paths, chunksize=chunk)
     except BrokenProcessPool:
         raise CommkgError("an extraction worker process died (out of memory?); "
                           "try again with fewer --workers, e.g. --workers 1") from None
@@ -272,10 +325,13 @@ def _pooled_results(paths: Sequence[Path], workers: int) -> Iterator[Result]:
 
 
 def _extract_all(paths: Sequence[Path], *, strict: bool, workers: int, bar: ProgressBar,
-                 cache: RecordCache | None = None, lexicon: Lexicon) -> tuple[AssertedGraph, list[RecordError], int]:
+                 cache: RecordCache | None = None, lexicon: Lexicon,
+                 reason: bool = True) -> tuple[AssertedGraph, list[RecordError], int]:
     """The merged extraction of every readable record, the errors, and how many records were
     built. With `strict`, the first error is raised instead (before anything is written). With
-    a `cache`, unchanged records come from it and only the others are extracted."""
+    a `cache`, unchanged records come from it and only the others are extracted. With
+    `reason`, each record comes with what it infers alone (worked out here for a cached record
+    that lacks it)."""
     asserted = AssertedGraph(_compiled_ontology())
     concepts: set[str] = set()
     errors: list[RecordError] = []
@@ -283,21 +339,23 @@ def _extract_all(paths: Sequence[Path], *, strict: bool, workers: int, bar: Prog
     studies: dict[str, Path] = {}  # study IRI (case-folded for DOIs) → the record that made it
     # closing(): on --strict's early exit, stop the workers now, not when the generator is collected.
     if cache is None:
-        results = _results(paths, workers)
+        results = _results(paths, workers, reason=reason)
     else:  # as many workers as the (often few) changed records need
         results = cache.results(paths, lambda missing: _results(
-            missing, min(workers, _worker_count(len(missing), None))))
+            missing, min(workers, _worker_count(len(missing), None)), reason=reason))
     with closing(results) as results:
-        for path, (record, reason) in zip(paths, results):
+        for path, (record, why) in zip(paths, results):
             bar.update(1)
-            if reason is None:
-                reason = _same_study(record.terms[record.study], path, studies)
-            if reason is not None:
-                error = RecordError(path, reason)
+            if why is None:
+                why = _same_study(record.terms[record.study], path, studies)
+            if why is not None:
+                error = RecordError(path, why)
                 if strict:
                     raise error
                 errors.append(error)
                 continue
+            if reason and record.exposures is None:
+                record = completed(record, lexicon)
             asserted.add(record)
             concepts.update(record.concepts)
             built += 1
@@ -305,6 +363,18 @@ def _extract_all(paths: Sequence[Path], *, strict: bool, workers: int, bar: Prog
         asserted.add_shared(lexicon.descriptions[key])
     asserted.sort()
     return asserted, errors, built
+
+
+def completed(record: PackedRecord, lexicon: Lexicon) -> PackedRecord:
+    """`record` with what it infers alone (a cache entry made without reasoning), where that
+    can be worked out (grouped.NotDecomposable: not)."""
+    unpacked = TermTable().unpack(record)
+    try:
+        inference = record_inference(unpacked.knowledge, record.concepts, lexicon,
+                                     Locality(str(unpacked.study), record.base))
+    except NotDecomposable:
+        return record
+    return with_inference(record, inference)
 
 
 # --------------------------------------------------------------------------- the corpus
@@ -430,9 +500,13 @@ def _build_corpus(corpus: Path | None, out_dir: Path, *, strict: bool, workers: 
     cache = RecordCache(out_dir) if incremental else None
     workers = _worker_count(len(paths), workers)
     parallel = workers > 1  # the build may use more than one process
+    lexicon = load_lexicon()
+    # Each record's own inference is worked out with it (in the workers) where the build will
+    # reason record by record: without the study links, which tie every record to every other.
+    alone = reason and (study_links is False or (study_links is None and len(paths) > STUDY_LINKS_UP_TO_RECORDS))
     with (progress(len(paths)) if progress else nullcontext(_NoProgress())) as bar:
         asserted, errors, built = _extract_all(
-            paths, strict=strict, workers=workers, bar=bar, cache=cache, lexicon=load_lexicon())
+            paths, strict=strict, workers=workers, bar=bar, cache=cache, lexicon=lexicon, reason=alone)
     lap("extract")
 
     facts = asserted.facts
@@ -453,9 +527,11 @@ def _build_corpus(corpus: Path | None, out_dir: Path, *, strict: bool, workers: 
          _cleaned_up(background.start_receiving(page_writer, fork=parallel, nice=_PAGE_NICENESS)) as page_job:
         if reason:
             compiled = asserted.ontology
-            inferred = reason_knowledge(asserted.knowledge, compiled, exclude=frozenset() if study_links else STUDY_LINKS)
+            inference = _infer(asserted, lexicon, study_links=study_links)
+            inferred = inference.triples
             lap("reason")
-        background.send([page_job, turtle_job], None if inferred is None else list(inferred))
+        page_job.send(inferred)
+        turtle_job.send(inference.blocks if reason else None)
         if reason:
             warnings = tuple(str(found) for found in inconsistencies(
                 facts, inferred, compiled, annotations=asserted.annotations))
@@ -506,66 +582,168 @@ def _stage_page(out_dir: Path, facts: Iterable[Triple], annotations: Sequence[An
 
 
 @dataclass(frozen=True)
+class InferredBlocks:
+    """What the Turtle writer needs of the inferred triples, besides what it has (the blocks
+    each record's worker rendered of its own inference: AssertedGraph.inferred_blocks)."""
+
+    replaced: dict[int, list[Triple]]  # record → what its group (of several) infers of its own nodes
+    shared: list[Triple]  # the inferred triples about shared nodes, to render
+    whole: list[Triple] | None = None  # or: every inferred triple, to render (reasoned as one whole)
+
+
+@dataclass(frozen=True)
+class BuildInference:
+    """What the build infers (grouped.py), and how it is split into records."""
+
+    triples: list[Triple]
+    blocks: InferredBlocks
+    groups: list[list[int]] | None = None  # the records reasoned together; None: as one whole
+    shared: list[list[Triple]] = field(default_factory=list)  # per group, about shared nodes (grouped.combine's input)
+    exposures: list[frozenset[str]] = field(default_factory=list)  # per record
+
+
+def _infer(asserted: AssertedGraph, lexicon: Lexicon, *, study_links: bool) -> BuildInference:
+    """Reason record by record (grouped.py), or over the whole corpus at once with the study
+    links (which tie every record to every other) or where the records cannot be told apart."""
+    records = asserted.records
+    if not study_links and all(record.reasoning is not None for record in records):
+        with suppress(NotDecomposable):
+            return _infer_by_group(asserted, lexicon)
+    exclude = frozenset() if study_links else STUDY_LINKS
+    inferred = list(reason_knowledge(asserted.knowledge, asserted.ontology, exclude=exclude))
+    return BuildInference(inferred, InferredBlocks({}, [], whole=inferred))
+
+
+def _infer_by_group(asserted: AssertedGraph, lexicon: Lexicon) -> BuildInference:
+    records = asserted.records
+    owners = [record.locality for record in records]
+
+    def knowledge_of(i: int) -> Iterable[Triple]:
+        return itertools.chain(records[i].knowledge, asserted.intern(_described(records[i].concepts, lexicon)))
+
+    found = reason_records(_group_reasoner(), [record.reasoning for record in records], owners, knowledge_of)
+    classes = {t[2] for t in asserted.knowledge if t[1] is _TYPE}
+    shared = _group_reasoner().combine(
+        (t for part in found.shared for t in part), shared_knowledge=asserted.shared, classes=classes)
+    replaced = {i: found.own[i] for group in found.groups if len(group) > 1 for i in group}
+    triples = [t for own in found.own for t in own]
+    triples.extend(shared)
+    return BuildInference(triples, InferredBlocks(replaced, list(shared)), found.groups, found.shared, found.exposures)
+
+
+@dataclass(frozen=True)
 class _Turtle:
     """What `_write_turtle` hands back."""
 
     staged: list[Staged]  # asserted.ttl; with reasoning, inferred.ttl, graph.ttl and graph.trig too
     sizes: dict[str, int]  # triples in each named graph but the inferred one
+    # Where each record's blocks are in each file (documents.py), for an incremental build to
+    # patch them; None where the inferred triples were rendered as one whole
+    indexes: dict[str, DocumentIndex] | None = None
+
+
+def _prefix_text(used: Iterable[str]) -> str:
+    return "".join(f"@prefix {prefix}: <{OUTPUT_PREFIXES[prefix]}> .\n" for prefix in sorted(used))
+
+
+def _shared_entries(blocks: Blocks) -> list[tuple]:
+    return [(key, text, SHARED) for key, text in blocks.entries]
 
 
 def _write_turtle(asserted: AssertedGraph, out_dir: Path, ontology: rdflib.Graph | None,
-                  receive: Callable[[], Sequence[Triple] | None]) -> _Turtle:
+                  receive: Callable[[], InferredBlocks | None]) -> _Turtle:
     """Stage the Turtle and TriG files. First what needs no reasoning: asserted.ttl, and (when
     there is an `ontology` to reason with) graph.trig but for its inferred graph, which comes
-    last in the file (docs/model.md). Then, with the inferred triples that `receive()` gives,
+    last in the file (docs/model.md). Then, with what `receive()` gives of the inferred triples,
     inferred.ttl and graph.ttl, and the inferred graph of graph.trig.
 
     Each triple is rendered as Turtle once, and its text reused in every file it goes into (at
-    10,000 records, rendering was most of the build); the records' own subjects and the evidence
-    were rendered by the workers."""
+    10,000 records, rendering was most of the build); the records' own subjects, the evidence
+    and what each record infers alone were rendered by the workers. Every file notes where each
+    record's blocks are (documents.py)."""
     staged: list[Staged] = []
+    indexes: dict[str, DocumentIndex] = {}
+
+    def document(name: str, pieces) -> Callable:
+        return lambda stream: indexes.__setitem__(name, write_pieces(stream, pieces))
+
     try:
-        local, evidence = asserted.rendered()
-        shared = render(asserted.shared, OUTPUT_PREFIXES)
-        staged += stage_files({out_dir / ASSERTED_FILE: partial(
-            write_blocks, parts=[local, shared, evidence], prefixes=OUTPUT_PREFIXES)})
+        shared_blocks = render(asserted.shared, OUTPUT_PREFIXES)
+        shared = _shared_entries(shared_blocks)
+        local, evidence = asserted.local_blocks, asserted.evidence
+        asserted_prefixes = frozenset(asserted.prefixes) | shared_blocks.prefixes
+        staged += stage_files({out_dir / ASSERTED_FILE: document(ASSERTED_FILE, [
+            Text(_prefix_text(asserted_prefixes)), Section("asserted", [local, shared, evidence])])}, binary=True)
         if ontology is None:
-            return _Turtle(staged, {"asserted": len(asserted)})
+            receive()
+            return _Turtle(staged, {"asserted": len(asserted)}, indexes)
 
         # graph.trig (docs/model.md): the lexicon's descriptions of concepts and units go with the ontology.
         vocabulary = [t for t in asserted.shared if _is_vocabulary(t[0])]  # never a record's own subject
         vocabulary_keys = {subject_key(s) for s, _, _ in vocabulary}
         ontology_graph = set(ontology).union(vocabulary)
-        graphs = {
-            "ontology": [render(ontology_graph, OUTPUT_PREFIXES, blank_prefix="ontology_")],
-            "asserted": [local, shared.without(vocabulary_keys.__contains__)],  # vocabulary is never local
-            "evidence": [evidence],
-        }
-        declared: list[frozenset[str]] = []
-        staged += stage_files({out_dir / TRIG_FILE: lambda stream: declared.append(
-            write_trig_blocks(stream, graphs, OUTPUT_PREFIXES, GRAPH_BASE))})
+        ontology_blocks = render(ontology_graph, OUTPUT_PREFIXES, blank_prefix="ontology_")
+        names = TurtleForms(OUTPUT_PREFIXES)
+        graph_names = {name: names.iri(URIRef(GRAPH_BASE + name)) for name in ("ontology", "asserted", "evidence")}
+        declared = (frozenset(names.used_prefixes) | ontology_blocks.prefixes | asserted_prefixes)
+        trig_pieces = [
+            Text(_prefix_text(declared)),
+            Text(f"\n{graph_names['ontology']} {{"),
+            Fixed("ontology", indented("".join("\n" + text for _, text in ontology_blocks.entries))), Text("}\n"),
+            Text(f"\n{graph_names['asserted']} {{"),
+            Section("asserted", [local, [entry for entry in shared if entry[0] not in vocabulary_keys]], indent=True),
+            Text("}\n"), Text(f"\n{graph_names['evidence']} {{"), Section("evidence", [evidence], indent=True),
+            Text("}\n")]
+        staged += stage_files({out_dir / TRIG_FILE: document(TRIG_FILE, trig_pieces)}, binary=True)
         trig = staged[-1]
         sizes = {"ontology": len(ontology_graph), "asserted": len(asserted.facts) - len(vocabulary),
                  "evidence": asserted.evidence_triples}
 
         inferred = receive()
-        inferred_blocks = render(inferred, OUTPUT_PREFIXES)
+        if inferred.whole is not None:  # reasoned as one whole: no record owns a block
+            whole = render(inferred.whole, OUTPUT_PREFIXES)
+            parts, inferred_prefixes = [_shared_entries(whole)], whole.prefixes
+        else:
+            replaced = inferred.replaced
+            alone = [entry for entry in asserted.inferred_blocks if entry[2] // 2 not in replaced]
+            again = {i: render(triples, OUTPUT_PREFIXES) for i, triples in replaced.items()}
+            shared_inferred = render(inferred.shared, OUTPUT_PREFIXES)
+            parts = [alone, sorted((key, text, owner_of(i, key, asserted.records[i].locality.study))
+                                   for i, blocks in again.items() for key, text in blocks.entries),
+                     _shared_entries(shared_inferred)]
+            inferred_prefixes = frozenset().union(
+                shared_inferred.prefixes, *(blocks.prefixes for blocks in again.values()),
+                *(r.inferred_prefixes for i, r in enumerate(asserted.records) if i not in replaced))
         staged += stage_files({
-            out_dir / INFERRED_FILE: partial(write_blocks, parts=[inferred_blocks], prefixes=OUTPUT_PREFIXES),
+            out_dir / INFERRED_FILE: document(INFERRED_FILE, [
+                Text(_prefix_text(inferred_prefixes)), Section("inferred", parts)]),
             # graph.ttl is asserted.ttl and inferred.ttl interleaved: a subject with inferred triples
             # has its asserted block, then its inferred block (valid Turtle; docs/model.md).
-            out_dir / GRAPH_FILE: partial(write_blocks, parts=[local, shared, evidence, inferred_blocks],
-                                          prefixes=OUTPUT_PREFIXES),
-        })
+            out_dir / GRAPH_FILE: document(GRAPH_FILE, [
+                Text(_prefix_text(asserted_prefixes | inferred_prefixes)),
+                Section("graph", [local, shared, evidence, *parts])]),
+        }, binary=True)
         # graph.trig's header is written: a prefix it does not declare is not used (a full IRI instead).
-        trig_blocks = inferred_blocks if inferred_blocks.prefixes <= declared[0] else render(
-            inferred, {prefix: OUTPUT_PREFIXES[prefix] for prefix in declared[0]})
-        append_to_staged(trig, partial(write_trig_graph, name="inferred", parts=[trig_blocks],
-                                       prefixes=OUTPUT_PREFIXES, graph_base=GRAPH_BASE))
-        return _Turtle(staged, sizes)
+        if not inferred_prefixes <= declared:
+            everything = inferred.whole if inferred.whole is not None else _every_inferred(asserted, inferred)
+            parts = [_shared_entries(render(everything, {p: OUTPUT_PREFIXES[p] for p in declared}))]
+        inferred_name = TurtleForms(OUTPUT_PREFIXES).iri(URIRef(GRAPH_BASE + "inferred"))
+        append_to_staged(trig, lambda stream: write_pieces(
+            stream, [Text(f"\n{inferred_name} {{"), Section("inferred", parts, indent=True), Text("}\n")],
+            offset=stream.tell(), index=indexes[TRIG_FILE]), binary=True)
+        decomposed = inferred.whole is None and inferred_prefixes <= declared
+        return _Turtle(staged, sizes, indexes if decomposed else None)
     except BaseException:
         discard_files(staged)
         raise
+
+
+def _every_inferred(asserted: AssertedGraph, inferred: InferredBlocks) -> list[Triple]:
+    """Every inferred triple, put together again from what `_write_turtle` has of them."""
+    triples = [t for i, record in enumerate(asserted.records) if i not in inferred.replaced
+               for t in record.reasoning.inferred if record.locality.owns(t[0])]
+    triples.extend(t for own in inferred.replaced.values() for t in own)
+    return triples + inferred.shared
 
 
 def _provenance_writer(*, corpus: Path, records: int, started: datetime,
@@ -595,6 +773,12 @@ def _compiled_ontology() -> Ontology:
 @cache
 def _knowledge_test() -> Callable[[Triple], bool]:
     return knowledge_test(_compiled_ontology())
+
+
+@cache
+def _group_reasoner() -> GroupReasoner:
+    """Reasoning record by record (grouped.py), without the study links."""
+    return GroupReasoner(_compiled_ontology(), exclude=STUDY_LINKS, record_nodes=RECORD_NODES, is_study=is_study_iri)
 
 
 def is_evidence(subject) -> bool:

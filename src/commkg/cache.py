@@ -34,10 +34,12 @@ from commkg.resources import ontology_file
 Result = tuple  # (PackedRecord, None) or (None, reason): build.extract_file's result
 
 CACHE_DIR = ".cache"
-FORMAT = "commkg-record-cache-4"  # bump when the entry layout changes
+FORMAT = "commkg-record-cache-5"  # bump when the entry layout changes
 # The modules whose code decides what a record's entry holds.
-# build and writing too: the evidence is kept as the Turtle text they write (with build's prefixes).
-_EXTRACTING_MODULES = ("corpus", "citation", "extract", "lexicon", "evidence", "writing", "build", "packing")
+# build and writing too: the evidence is kept as the Turtle text they write (with build's prefixes);
+# reason and grouped: what the record infers alone is kept with it.
+_EXTRACTING_MODULES = ("corpus", "citation", "extract", "lexicon", "evidence", "writing", "build", "packing",
+                       "reason", "grouped")
 
 
 def build_salt() -> str:
@@ -65,8 +67,11 @@ def decode(text: str) -> PackedRecord:
         raise ValueError("not a cache entry of this format")
     record = PackedRecord(**entry)
     # JSON has no tuples: the blocks' sort keys come back as lists, which do not compare with tuples.
-    return checked(record._replace(local_blocks=[(tuple(key), text) for key, text in record.local_blocks],
-                                   evidence=[(tuple(key), text) for key, text in record.evidence]))
+    def keyed(entries):
+        return None if entries is None else [(tuple(key), text) for key, text in entries]
+
+    return checked(record._replace(local_blocks=keyed(record.local_blocks), evidence=keyed(record.evidence),
+                                   inferred_blocks=keyed(record.inferred_blocks)))
 
 
 # ------------------------------------------------------------------------------ the cache

@@ -64,12 +64,22 @@ _MAX_UNIT_WORDS = 12  # words a unit and the word after it may span, with room t
 _MAX_WINDOW_CHARS = 1000  # and characters: a number and its unit are never this far apart
 
 
+DOI_IRI = "https://doi.org/"
+RECORD_NODES = (ID, DOI_IRI)  # where every record's own IRIs are (its study's, and under its base)
+
+
 def record_iris(record: Record, doi: str | None) -> tuple[URIRef, str]:
     """The record's IRI and the base of the IRIs of everything local to it."""
     if doi:
-        return URIRef("https://doi.org/" + quote(doi, safe="/;:()")), f"{ID}doi/{quote(doi, safe='/;:()')}/"
+        return URIRef(DOI_IRI + quote(doi, safe="/;:()")), f"{ID}doi/{quote(doi, safe='/;:()')}/"
     stem = quote(record.name.rsplit(".", 1)[0], safe="")
     return URIRef(f"{ID}record/{stem}"), f"{ID}record/{stem}/"
+
+
+def is_study_iri(iri: str) -> bool:
+    """Whether `iri` has the form of a record's own IRI from record_iris (and not of a node
+    under some record's base)."""
+    return iri.startswith(DOI_IRI) or (iri.startswith(f"{ID}record/") and "/" not in iri[len(ID) + len("record/"):])
 
 
 def slug(text: str) -> str:

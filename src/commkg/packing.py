@@ -40,12 +40,29 @@ class PackedRecord(NamedTuple):
     local_blocks: list  # writing.Blocks entries of the local facts, rendered as Turtle
     evidence: list  # the same of its annotations (evidence.turtle_entries)
     prefixes: list[str]  # the prefixes those blocks use
+    # What the record infers alone (grouped.py), when the build reasons; None when not worked out:
+    own_inferred: list[int] | None = None  # flattened rows, as the facts: about the record's own nodes
+    shared_inferred: list[int] | None = None  # about shared nodes
+    exposures: list[str] | None = None  # where its inference can meet other records' (grouped.py)
+    inferred_blocks: list | None = None  # writing.Blocks entries of own_inferred
+    inferred_prefixes: list[str] | None = None  # the prefixes those use
+
+
+class Inference(NamedTuple):
+    """A record's own inference, for `pack`."""
+
+    own: Sequence[Triple]
+    shared: Sequence[Triple]
+    exposures: Iterable[str]
+    blocks: list
+    prefixes: Iterable[str]
 
 
 def pack(extraction: Extraction, *, local_facts: Sequence[Triple], shared_facts: Sequence[Triple],
-         knowledge: Sequence[Triple], local_blocks: list, evidence: list, prefixes: Iterable[str]) -> PackedRecord:
+         knowledge: Sequence[Triple], local_blocks: list, evidence: list, prefixes: Iterable[str],
+         inference: Inference | None = None) -> PackedRecord:
     """`extraction` packed; its facts as given, split into the record's own and the shared ones,
-    and those of them that are `knowledge`."""
+    and those of them that are `knowledge`; and what it infers alone, when given."""
     rows: list = []
     numbers: dict = {}  # IRI text, or a row tuple → its row number
 
@@ -67,7 +84,33 @@ def pack(extraction: Extraction, *, local_facts: Sequence[Triple], shared_facts:
         concepts=list(extraction.concepts),
         annotations=[[a.iri, a.start, a.end, a.exact, [number(body) for body in a.bodies]]
                      for a in extraction.annotations],
-        local_blocks=local_blocks, evidence=evidence, prefixes=sorted(prefixes))
+        local_blocks=local_blocks, evidence=evidence, prefixes=sorted(prefixes),
+        **({} if inference is None else dict(
+            own_inferred=flat(inference.own), shared_inferred=flat(inference.shared),
+            exposures=sorted(inference.exposures), inferred_blocks=inference.blocks,
+            inferred_prefixes=sorted(inference.prefixes))))
+
+
+def with_inference(record: PackedRecord, inference: Inference) -> PackedRecord:
+    """`record` with its inference (worked out after the record was packed without it)."""
+    rows = list(record.terms)
+    numbers = {(row if type(row) is str else tuple(row)): n for n, row in enumerate(rows)}
+
+    def flat(triples: Sequence[Triple]) -> list[int]:
+        out = []
+        for triple in triples:
+            for term in triple:
+                key = str.__str__(term) if isinstance(term, URIRef) else _row(term)
+                found = numbers.get(key)
+                if found is None:
+                    found = numbers[key] = len(rows)
+                    rows.append(key if type(key) is str else list(key))
+                out.append(found)
+        return out
+
+    return record._replace(terms=rows, own_inferred=flat(inference.own), shared_inferred=flat(inference.shared),
+                           exposures=sorted(inference.exposures), inferred_blocks=inference.blocks,
+                           inferred_prefixes=sorted(inference.prefixes))
 
 
 def _row(term) -> tuple:
@@ -108,10 +151,20 @@ def checked(record: PackedRecord) -> PackedRecord:
             type(a) is list and len(a) == 5 and type(a[0]) is str and type(a[1]) is int
             and type(a[2]) is int and type(a[3]) is str and numbers(a[4], triples=False)
             for a in record.annotations)
-        and blocks(record.local_blocks) and blocks(record.evidence))
+        and blocks(record.local_blocks) and blocks(record.evidence)
+        and _all_or_none(record, numbers, blocks, strings))
     if not fine:
         raise ValueError("not a packed record")
     return record
+
+
+def _all_or_none(record: PackedRecord, numbers, blocks, strings) -> bool:
+    inference = (record.own_inferred, record.shared_inferred, record.exposures, record.inferred_blocks,
+                 record.inferred_prefixes)
+    if all(part is None for part in inference):
+        return True
+    return (numbers(record.own_inferred, triples=True) and numbers(record.shared_inferred, triples=True)
+            and strings(record.exposures) and blocks(record.inferred_blocks) and strings(record.inferred_prefixes))
 
 
 def _is_row(row) -> bool:
@@ -168,6 +221,8 @@ class TermTable:
             local_facts=_triples(terms, record.local_facts),
             shared_facts=_triples(terms, record.shared_facts),
             knowledge=_triples(terms, record.knowledge),
+            own_inferred=None if record.own_inferred is None else _triples(terms, record.own_inferred),
+            shared_inferred=None if record.shared_inferred is None else _triples(terms, record.shared_inferred),
             annotations=[Annotation(iri, study, start, end, exact, tuple(terms[body] for body in bodies))
                          for iri, start, end, exact, bodies in record.annotations])
 
@@ -179,6 +234,8 @@ class UnpackedRecord(NamedTuple):
     local_facts: list[Triple]
     shared_facts: list[Triple]
     knowledge: list[Triple]
+    own_inferred: list[Triple] | None
+    shared_inferred: list[Triple] | None
     annotations: list[Annotation]
 
 

@@ -59,13 +59,15 @@ def _file_mode() -> int:
     return 0o666 & ~umask
 
 
-def _stage(path: Path, write: Callable[[TextIO], None]) -> str:
+def _stage(path: Path, write: Callable, *, binary: bool = False) -> str:
     """Write a complete temporary file beside `path` (same folder, so that the rename is
-    atomic) and return its name; on any failure the temporary file is removed."""
+    atomic) and return its name; on any failure the temporary file is removed. `write` gets a
+    UTF-8 text stream, or with `binary` the unbuffered binary file."""
     # The pid in the name lets a later build tell a killed writer's leftover from a live one's.
     handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.{os.getpid()}.", suffix=".tmp")
     try:
-        with os.fdopen(handle, "w", encoding="utf-8", newline="\n") as stream:
+        with (os.fdopen(handle, "wb", buffering=0) if binary else
+              os.fdopen(handle, "w", encoding="utf-8", newline="\n")) as stream:
             write(stream)
             stream.flush()
             os.fsync(stream.fileno())  # the bytes are on disk before the rename makes them visible
@@ -122,15 +124,15 @@ def write_files_atomically(writers: Mapping[Path, Callable[[TextIO], None]]) -> 
 Staged = tuple[Path, str]  # a target path and the complete temporary file that is to replace it
 
 
-def stage_files(writers: Mapping[Path, Callable[[TextIO], None]]) -> list[Staged]:
+def stage_files(writers: Mapping[Path, Callable], *, binary: bool = False) -> list[Staged]:
     """The first half of write_files_atomically: every file written to its temporary, none
     renamed yet (commit_files does that; discard_files undoes this). On a failure, the
-    temporaries already written are removed."""
+    temporaries already written are removed. `binary`: as _stage."""
     staged: list[Staged] = []
     try:
         for path, write in writers.items():
             _remove_stale_temporaries(Path(path))
-            staged.append((Path(path), _stage(Path(path), write)))
+            staged.append((Path(path), _stage(Path(path), write, binary=binary)))
     except BaseException:
         discard_files(staged)
         raise
@@ -156,9 +158,13 @@ def discard_files(staged: Iterable[Staged]) -> None:
         Path(temporary).unlink(missing_ok=True)
 
 
-def append_to_staged(staged: Staged, write: Callable[[TextIO], None]) -> None:
+def append_to_staged(staged: Staged, write: Callable, *, binary: bool = False) -> None:
     """Write more at the end of a staged file (see stage_files), before it is committed."""
-    with open(staged[1], "a", encoding="utf-8", newline="\n") as stream:
+    # Binary: opened for update at its end, not in append mode, to which no kernel copy can go.
+    with (open(staged[1], "r+b", buffering=0) if binary else
+          open(staged[1], "a", encoding="utf-8", newline="\n")) as stream:
+        if binary:
+            stream.seek(0, os.SEEK_END)
         write(stream)
         stream.flush()
         os.fsync(stream.fileno())
