@@ -27,7 +27,7 @@ from typing import NamedTuple, Protocol, TextIO, TypeVar
 import rdflib
 from rdflib import URIRef
 
-from commkg import background
+from commkg import background, buildstate
 from commkg.bulk import collector_paused
 from commkg.cache import RecordCache
 from commkg.corpus import find_records, read_record
@@ -187,11 +187,17 @@ def _described(concepts: Iterable[str], lexicon: Lexicon) -> list[Triple]:
 class BuiltRecord(NamedTuple):
     """What the build keeps of each record it built, for reasoning record by record (grouped.py)."""
 
+    path: Path
     locality: Locality
     knowledge: list[Triple]  # what the rules read of its facts (not of its concepts' descriptions)
     concepts: list[str]
     reasoning: RecordReasoning | None  # what it infers alone; None when not worked out
     inferred_prefixes: frozenset[str]  # the prefixes of the blocks of its own inferred triples
+    # For an incremental build's state (buildstate.py):
+    prefixes: tuple[str, ...]  # that its blocks and evidence use
+    local_facts: int  # triples about its own subjects
+    evidence_triples: int
+    shared_facts: list[Triple]  # its facts about nodes that records share
 
 
 def owner_of(record: int, key: tuple, study: str) -> int:
@@ -223,9 +229,11 @@ class AssertedGraph:
         self._terms = TermTable(seed=self.ontology.names)
         self._usable = knowledge_test(self.ontology)
 
-    def add(self, record: PackedRecord) -> None:
+    def add(self, record: PackedRecord, path: Path) -> None:
         unpacked = self._terms.unpack(record)
-        self.facts.update(unpacked.local_facts)
+        before = len(self.facts)
+        self.facts.update(unpacked.local_facts)  # no other record has facts about its subjects
+        local_facts = len(self.facts) - before
         self.facts.update(unpacked.shared_facts)
         self.shared.update(unpacked.shared_facts)
         self.knowledge.update(unpacked.knowledge)
@@ -237,10 +245,12 @@ class AssertedGraph:
         reasoning = None
         if record.exposures is not None:
             reasoning = RecordReasoning(set(unpacked.own_inferred) | set(unpacked.shared_inferred),
-                                        frozenset(record.exposures))
+                                        frozenset(record.exposures), (unpacked.own_inferred, unpacked.shared_inferred))
             self.inferred_blocks.extend((key, text, owner_of(number, key, study)) for key, text in record.inferred_blocks)
-        self.records.append(BuiltRecord(Locality(study, record.base), unpacked.knowledge, record.concepts, reasoning,
-                                        frozenset(record.inferred_prefixes or ())))
+        self.records.append(BuiltRecord(
+            path, Locality(study, record.base), unpacked.knowledge, record.concepts, reasoning,
+            frozenset(record.inferred_prefixes or ()), tuple(record.prefixes), local_facts,
+            sum(triple_count(annotation) for annotation in unpacked.annotations), unpacked.shared_facts))
 
     def add_shared(self, triples: Iterable[Triple]) -> None:
         """Add triples about subjects that records share (the lexicon's descriptions of concepts)."""
@@ -356,7 +366,7 @@ def _extract_all(paths: Sequence[Path], *, strict: bool, workers: int, bar: Prog
                 continue
             if reason and record.exposures is None:
                 record = completed(record, lexicon)
-            asserted.add(record)
+            asserted.add(record, path)
             concepts.update(record.concepts)
             built += 1
     for key in sorted(concepts):  # once for the corpus, not once per record that uses the concept
@@ -496,11 +506,18 @@ def _build_corpus(corpus: Path | None, out_dir: Path, *, strict: bool, workers: 
     _check_out_dir(out_dir)
 
     seconds: dict[str, float] = {}
+    workers = _worker_count(len(paths), workers)
+    lexicon = load_lexicon()
+    if incremental and reason and study_links is not True:
+        from commkg.incremental import patch_build  # it imports this module
+
+        patched = patch_build(corpus, out_dir, paths, strict=strict, workers=workers, progress=progress,
+                              started=started, lexicon=lexicon, study_links=study_links, seconds=seconds)
+        if patched is not None:
+            return patched
     lap = _stopwatch(seconds)
     cache = RecordCache(out_dir) if incremental else None
-    workers = _worker_count(len(paths), workers)
     parallel = workers > 1  # the build may use more than one process
-    lexicon = load_lexicon()
     # Each record's own inference is worked out with it (in the workers) where the build will
     # reason record by record: without the study links, which tie every record to every other.
     alone = reason and (study_links is False or (study_links is None and len(paths) > STUDY_LINKS_UP_TO_RECORDS))
@@ -532,9 +549,10 @@ def _build_corpus(corpus: Path | None, out_dir: Path, *, strict: bool, workers: 
             lap("reason")
         page_job.send(inferred)
         turtle_job.send(inference.blocks if reason else None)
+        found = []
         if reason:
-            warnings = tuple(str(found) for found in inconsistencies(
-                facts, inferred, compiled, annotations=asserted.annotations))
+            found = inconsistencies(facts, inferred, compiled, annotations=asserted.annotations)
+            warnings = tuple(str(inconsistency) for inconsistency in found)
             lap("check")
         shacl_warnings = validation(facts, asserted.annotations, records=built)  # None: too many records to check
         lap("validate")
@@ -542,15 +560,38 @@ def _build_corpus(corpus: Path | None, out_dir: Path, *, strict: bool, workers: 
             turtle = turtle_job.result()
         sizes = turtle.sizes if inferred is None else {**turtle.sizes, "inferred": len(inferred)}
         provenance = _provenance_writer(corpus=corpus, records=built, started=started, graph_sizes=sizes)
+        if not incremental:
+            buildstate.remove(out_dir)  # the files it describes are about to be replaced
         files = _write_outputs(out_dir, {PROVENANCE_FILE: provenance},
                                also=[lambda: turtle.staged, page_job.result])
     lap("write")
+    if incremental:
+        _keep_state(corpus=corpus, out_dir=out_dir, asserted=asserted, inference=inference if reason else None,
+                    turtle=turtle, cache=cache, lexicon=lexicon, warnings=found)
+        lap("state")
     return BuildReport(corpus=corpus, out_dir=out_dir, records_built=built, errors=tuple(errors),
                        triples=len(asserted), files=files,
                        records_extracted=cache.misses if cache else len(paths),
                        inferred=None if inferred is None else len(inferred),
                        study_links=bool(reason and study_links), shacl_checked=shacl_warnings is not None,
                        warnings=warnings + (shacl_warnings or ()), seconds=seconds)
+
+
+def _keep_state(*, inference: BuildInference | None, out_dir: Path, **build) -> None:
+    """Leave the state an incremental build patches the output from (incremental.py), or none
+    where the output cannot be patched; a state that cannot be written is only a full build
+    next time."""
+    from commkg.incremental import full_build_state  # it imports this module
+
+    state = None if inference is None else full_build_state(inference=inference, out_dir=out_dir, page=None, **build)
+    try:
+        if state is None:
+            buildstate.remove(out_dir)
+        else:
+            state.save(out_dir, scanned_ns=build["cache"].scanned_ns)
+    except OSError:
+        with suppress(OSError):
+            buildstate.remove(out_dir)
 
 
 def _stopwatch(seconds: dict[str, float]) -> Callable[[str], None]:
@@ -600,6 +641,7 @@ class BuildInference:
     groups: list[list[int]] | None = None  # the records reasoned together; None: as one whole
     shared: list[list[Triple]] = field(default_factory=list)  # per group, about shared nodes (grouped.combine's input)
     exposures: list[frozenset[str]] = field(default_factory=list)  # per record
+    own: list[int] = field(default_factory=list)  # per record: how many inferred triples are about its own nodes
 
 
 def _infer(asserted: AssertedGraph, lexicon: Lexicon, *, study_links: bool) -> BuildInference:
@@ -618,17 +660,24 @@ def _infer_by_group(asserted: AssertedGraph, lexicon: Lexicon) -> BuildInference
     records = asserted.records
     owners = [record.locality for record in records]
 
-    def knowledge_of(i: int) -> Iterable[Triple]:
-        return itertools.chain(records[i].knowledge, asserted.intern(_described(records[i].concepts, lexicon)))
+    described: dict[str, list[Triple]] = {}  # concept key → what the rules read of its description, interned
 
-    found = reason_records(_group_reasoner(), [record.reasoning for record in records], owners, knowledge_of)
+    def knowledge_of(i: int) -> Iterable[Triple]:
+        for key in records[i].concepts:
+            if key not in described:
+                described[key] = asserted.intern(_described([key], lexicon))
+        return itertools.chain(records[i].knowledge, *(described[key] for key in records[i].concepts))
+
+    found = reason_records(_group_reasoner(), [record.reasoning for record in records], owners, knowledge_of,
+                           interned=True)  # by the build's term table, seeded with the ontology's names
     classes = {t[2] for t in asserted.knowledge if t[1] is _TYPE}
     shared = _group_reasoner().combine(
         (t for part in found.shared for t in part), shared_knowledge=asserted.shared, classes=classes)
     replaced = {i: found.own[i] for group in found.groups if len(group) > 1 for i in group}
     triples = [t for own in found.own for t in own]
     triples.extend(shared)
-    return BuildInference(triples, InferredBlocks(replaced, list(shared)), found.groups, found.shared, found.exposures)
+    return BuildInference(triples, InferredBlocks(replaced, list(shared)), found.groups, found.shared,
+                          found.exposures, [len(own) for own in found.own])
 
 
 @dataclass(frozen=True)
@@ -640,6 +689,9 @@ class _Turtle:
     # Where each record's blocks are in each file (documents.py), for an incremental build to
     # patch them; None where the inferred triples were rendered as one whole
     indexes: dict[str, DocumentIndex] | None = None
+    replaced_prefixes: dict[int, frozenset[str]] = field(default_factory=dict)  # of records reasoned in groups
+    ontology_prefixes: frozenset[str] = frozenset()  # that graph.trig's ontology graph uses
+    declared: frozenset[str] = frozenset()  # that graph.trig's header declares
 
 
 def _prefix_text(used: Iterable[str]) -> str:
@@ -648,6 +700,55 @@ def _prefix_text(used: Iterable[str]) -> str:
 
 def _shared_entries(blocks: Blocks) -> list[tuple]:
     return [(key, text, SHARED) for key, text in blocks.entries]
+
+
+# The documents (documents.py), piece by piece: what a full build writes and an incremental one
+# patches. `parts` of the inferred triples: the records' blocks, then the shared ones.
+
+def asserted_document(local, shared, evidence, prefixes: Iterable[str]) -> list:
+    return [Text(_prefix_text(prefixes)), Section("asserted", [local, shared, evidence])]
+
+
+def inferred_document(parts, prefixes: Iterable[str]) -> list:
+    return [Text(_prefix_text(prefixes)), Section("inferred", parts)]
+
+
+def graph_document(local, shared, evidence, parts, prefixes: Iterable[str]) -> list:
+    # graph.ttl is asserted.ttl and inferred.ttl interleaved: a subject with inferred triples
+    # has its asserted block, then its inferred block (valid Turtle; docs/model.md).
+    return [Text(_prefix_text(prefixes)), Section("graph", [local, shared, evidence, *parts])]
+
+
+def graph_names() -> tuple[dict[str, str], frozenset[str]]:
+    """How graph.trig names its graphs, and the prefixes that uses."""
+    forms = TurtleForms(OUTPUT_PREFIXES)
+    names = {name: forms.iri(URIRef(GRAPH_BASE + name)) for name in ("ontology", "asserted", "evidence")}
+    # The inferred graph comes after the header is written: named with no prefix of its own.
+    names["inferred"] = TurtleForms(OUTPUT_PREFIXES).iri(URIRef(GRAPH_BASE + "inferred"))
+    return names, frozenset(forms.used_prefixes)
+
+
+def trig_head(declared: Iterable[str], ontology: str | None, local, shared_data, evidence) -> list:
+    """graph.trig up to its inferred graph (docs/model.md); `ontology`: the ontology graph's
+    indented blocks (None: as in the previous file); `shared_data`: the shared blocks but the
+    vocabulary's, which is in the ontology graph."""
+    names, _ = graph_names()
+    return [Text(_prefix_text(declared)),
+            Text(f"\n{names['ontology']} {{"), Fixed("ontology", ontology), Text("}\n"),
+            Text(f"\n{names['asserted']} {{"), Section("asserted", [local, shared_data], indent=True), Text("}\n"),
+            Text(f"\n{names['evidence']} {{"), Section("evidence", [evidence], indent=True), Text("}\n")]
+
+
+def trig_tail(parts) -> list:
+    names, _ = graph_names()
+    return [Text(f"\n{names['inferred']} {{"), Section("inferred", parts, indent=True), Text("}\n")]
+
+
+def ontology_graph_text(triples: Iterable[Triple]) -> tuple[str, frozenset[str]]:
+    """graph.trig's ontology graph (the ontology, and the lexicon's descriptions of concepts and
+    units), indented, and the prefixes it uses."""
+    blocks = render(triples, OUTPUT_PREFIXES, blank_prefix="ontology_")
+    return indented("".join("\n" + text for _, text in blocks.entries)), blocks.prefixes
 
 
 def _write_turtle(asserted: AssertedGraph, out_dir: Path, ontology: rdflib.Graph | None,
@@ -672,34 +773,26 @@ def _write_turtle(asserted: AssertedGraph, out_dir: Path, ontology: rdflib.Graph
         shared = _shared_entries(shared_blocks)
         local, evidence = asserted.local_blocks, asserted.evidence
         asserted_prefixes = frozenset(asserted.prefixes) | shared_blocks.prefixes
-        staged += stage_files({out_dir / ASSERTED_FILE: document(ASSERTED_FILE, [
-            Text(_prefix_text(asserted_prefixes)), Section("asserted", [local, shared, evidence])])}, binary=True)
+        staged += stage_files({out_dir / ASSERTED_FILE: document(
+            ASSERTED_FILE, asserted_document(local, shared, evidence, asserted_prefixes))}, binary=True)
         if ontology is None:
             receive()
             return _Turtle(staged, {"asserted": len(asserted)}, indexes)
 
-        # graph.trig (docs/model.md): the lexicon's descriptions of concepts and units go with the ontology.
         vocabulary = [t for t in asserted.shared if _is_vocabulary(t[0])]  # never a record's own subject
         vocabulary_keys = {subject_key(s) for s, _, _ in vocabulary}
         ontology_graph = set(ontology).union(vocabulary)
-        ontology_blocks = render(ontology_graph, OUTPUT_PREFIXES, blank_prefix="ontology_")
-        names = TurtleForms(OUTPUT_PREFIXES)
-        graph_names = {name: names.iri(URIRef(GRAPH_BASE + name)) for name in ("ontology", "asserted", "evidence")}
-        declared = (frozenset(names.used_prefixes) | ontology_blocks.prefixes | asserted_prefixes)
-        trig_pieces = [
-            Text(_prefix_text(declared)),
-            Text(f"\n{graph_names['ontology']} {{"),
-            Fixed("ontology", indented("".join("\n" + text for _, text in ontology_blocks.entries))), Text("}\n"),
-            Text(f"\n{graph_names['asserted']} {{"),
-            Section("asserted", [local, [entry for entry in shared if entry[0] not in vocabulary_keys]], indent=True),
-            Text("}\n"), Text(f"\n{graph_names['evidence']} {{"), Section("evidence", [evidence], indent=True),
-            Text("}\n")]
-        staged += stage_files({out_dir / TRIG_FILE: document(TRIG_FILE, trig_pieces)}, binary=True)
+        ontology_text, ontology_prefixes = ontology_graph_text(ontology_graph)
+        declared = graph_names()[1] | ontology_prefixes | asserted_prefixes
+        shared_data = [entry for entry in shared if entry[0] not in vocabulary_keys]
+        staged += stage_files({out_dir / TRIG_FILE: document(
+            TRIG_FILE, trig_head(declared, ontology_text, local, shared_data, evidence))}, binary=True)
         trig = staged[-1]
         sizes = {"ontology": len(ontology_graph), "asserted": len(asserted.facts) - len(vocabulary),
                  "evidence": asserted.evidence_triples}
 
         inferred = receive()
+        replaced_prefixes: dict[int, frozenset[str]] = {}
         if inferred.whole is not None:  # reasoned as one whole: no record owns a block
             whole = render(inferred.whole, OUTPUT_PREFIXES)
             parts, inferred_prefixes = [_shared_entries(whole)], whole.prefixes
@@ -707,32 +800,28 @@ def _write_turtle(asserted: AssertedGraph, out_dir: Path, ontology: rdflib.Graph
             replaced = inferred.replaced
             alone = [entry for entry in asserted.inferred_blocks if entry[2] // 2 not in replaced]
             again = {i: render(triples, OUTPUT_PREFIXES) for i, triples in replaced.items()}
+            replaced_prefixes = {i: blocks.prefixes for i, blocks in again.items()}
             shared_inferred = render(inferred.shared, OUTPUT_PREFIXES)
             parts = [alone, sorted((key, text, owner_of(i, key, asserted.records[i].locality.study))
                                    for i, blocks in again.items() for key, text in blocks.entries),
                      _shared_entries(shared_inferred)]
             inferred_prefixes = frozenset().union(
-                shared_inferred.prefixes, *(blocks.prefixes for blocks in again.values()),
+                shared_inferred.prefixes, *replaced_prefixes.values(),
                 *(r.inferred_prefixes for i, r in enumerate(asserted.records) if i not in replaced))
         staged += stage_files({
-            out_dir / INFERRED_FILE: document(INFERRED_FILE, [
-                Text(_prefix_text(inferred_prefixes)), Section("inferred", parts)]),
-            # graph.ttl is asserted.ttl and inferred.ttl interleaved: a subject with inferred triples
-            # has its asserted block, then its inferred block (valid Turtle; docs/model.md).
-            out_dir / GRAPH_FILE: document(GRAPH_FILE, [
-                Text(_prefix_text(asserted_prefixes | inferred_prefixes)),
-                Section("graph", [local, shared, evidence, *parts])]),
+            out_dir / INFERRED_FILE: document(INFERRED_FILE, inferred_document(parts, inferred_prefixes)),
+            out_dir / GRAPH_FILE: document(GRAPH_FILE, graph_document(
+                local, shared, evidence, parts, asserted_prefixes | inferred_prefixes)),
         }, binary=True)
         # graph.trig's header is written: a prefix it does not declare is not used (a full IRI instead).
         if not inferred_prefixes <= declared:
             everything = inferred.whole if inferred.whole is not None else _every_inferred(asserted, inferred)
             parts = [_shared_entries(render(everything, {p: OUTPUT_PREFIXES[p] for p in declared}))]
-        inferred_name = TurtleForms(OUTPUT_PREFIXES).iri(URIRef(GRAPH_BASE + "inferred"))
         append_to_staged(trig, lambda stream: write_pieces(
-            stream, [Text(f"\n{inferred_name} {{"), Section("inferred", parts, indent=True), Text("}\n")],
-            offset=stream.tell(), index=indexes[TRIG_FILE]), binary=True)
+            stream, trig_tail(parts), offset=stream.tell(), index=indexes[TRIG_FILE]), binary=True)
         decomposed = inferred.whole is None and inferred_prefixes <= declared
-        return _Turtle(staged, sizes, indexes if decomposed else None)
+        return _Turtle(staged, sizes, indexes if decomposed else None, replaced_prefixes,
+                       ontology_prefixes, frozenset(declared))
     except BaseException:
         discard_files(staged)
         raise

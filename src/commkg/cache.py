@@ -23,6 +23,7 @@ import json
 import os
 import stat
 import tempfile
+import time
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
@@ -84,12 +85,26 @@ class RecordCache:
         self.salt = salt or build_salt()
         self.hits = 0
         self.misses = 0
+        # Of the last run's records: path → (key, size, modification time in ns), read by an
+        # incremental build's state (buildstate.py) to know a file unchanged without reading it
+        self.seen: dict[Path, tuple[str, int, int]] = {}
+        self.scanned_ns = time.time_ns()  # when the last run began reading the records
 
     def key(self, path: Path, content: bytes) -> str:
         digest = hashlib.sha256(self.salt.encode())
         digest.update(b"\0" + Path(path).name.encode("utf-8", "surrogateescape") + b"\0")
         digest.update(content)
         return digest.hexdigest()
+
+    def file_key(self, path: Path) -> tuple[str, int, int]:
+        """The key of a record file, with the size and modification time it had when read.
+        Raises OSError for a file the reader would not read (so that it reports it as usual)."""
+        # Only what the reader would read: a named pipe would block this read forever,
+        # and a huge file would be read whole into memory just to be refused.
+        info = os.stat(path)
+        if not stat.S_ISREG(info.st_mode) or info.st_size > MAX_RECORD_BYTES:
+            raise OSError("not a record the reader reads")
+        return self.key(path, Path(path).read_bytes()), info.st_size, info.st_mtime_ns
 
     def _entry(self, key: str) -> Path:
         return self.folder / f"{key}.json"
@@ -131,14 +146,11 @@ class RecordCache:
         The entries of records not in `paths` (deleted or changed since) are removed."""
         keys: list[str | None] = []
         cached: dict[int, PackedRecord] = {}
+        self.scanned_ns = time.time_ns()
         for position, path in enumerate(paths):
             try:
-                # Only what the reader would read: a named pipe would block this read forever,
-                # and a huge file would be read whole into memory just to be refused.
-                info = os.stat(path)
-                if not stat.S_ISREG(info.st_mode) or info.st_size > MAX_RECORD_BYTES:
-                    raise OSError("not a record the reader reads")
-                key = self.key(path, Path(path).read_bytes())
+                key, size, mtime = self.file_key(path)
+                self.seen[Path(path)] = (key, size, mtime)
             except OSError:
                 key = None  # unreadable: let the extractor report it as usual
             keys.append(key)

@@ -59,6 +59,7 @@ class NotDecomposable(CommkgError):
 class RecordReasoning(NamedTuple):
     inferred: set[Triple]  # what the record's knowledge infers alone (reason_knowledge)
     exposures: frozenset[str]  # where its closure could meet another record's (module docstring)
+    split: tuple[list[Triple], list[Triple]] | None = None  # split_by_owner's, when known already
 
 
 class Locality(NamedTuple):
@@ -111,11 +112,12 @@ class GroupReasoner:
             return others.setdefault(term, term)
         return {(name(s), name(p), name(o)) for s, p, o in triples}
 
-    def reason(self, knowledge: Iterable[Triple], owners: Sequence[Locality]) -> RecordReasoning:
+    def reason(self, knowledge: Iterable[Triple], owners: Sequence[Locality], *, interned: bool = False) -> RecordReasoning:
         """What `knowledge` infers, and where its closure could meet other records' (module
         docstring). `knowledge`: what knowledge_test keeps of the facts of the records of
-        `owners` (one, or a group) and of the descriptions of the concepts they use."""
-        facts = self._interned(knowledge)
+        `owners` (one, or a group) and of the descriptions of the concepts they use; `interned`:
+        each of its terms is already the object the compiled ontology's names hold for it."""
+        facts = set(knowledge) if interned else self._interned(knowledge)
         closure, same = _saturate(facts, self.ontology)
         inferred = _clean_closure(closure, same, knowledge=facts, ontology=self.ontology)
         if self.exclude:
@@ -128,11 +130,14 @@ class GroupReasoner:
         onto, known = self.ontology, self._facts_closure
         found: set[str] = set()
 
-        if len(owners) == 1:
-            owned = owners[0].owns
-        else:
-            def owned(node) -> bool:
-                return any(owner.owns(node) for owner in owners)
+        owns = owners[0].owns if len(owners) == 1 else _Owners(owners).owns
+        memo: dict = {}  # node → owned: the study is in most triples
+
+        def owned(node) -> bool:
+            found = memo.get(node)
+            if found is None:
+                found = memo[node] = owns(node)
+            return found
 
         def expose(side: str, *join) -> None:
             found.add(side + json.dumps(join, ensure_ascii=False, separators=(",", ":")))
@@ -258,21 +263,39 @@ def record_groups(exposures: Sequence[Collection[str]], *, together: Iterable[Se
     return sorted(groups.values())
 
 
+class _Owners:
+    """Which of several records owns a node (Locality.owns, a few string tests in C)."""
+
+    def __init__(self, members: Sequence[Locality]):
+        self.members = members
+        self.studies = {member.study: position for position, member in enumerate(members)}
+        self.bases = tuple(member.base for member in members)
+
+    def owner(self, node) -> int | None:
+        if type(node) is Literal:
+            return None
+        text = str.__str__(node)
+        found = self.studies.get(text)
+        if found is None and text.startswith(self.bases):
+            found = next(position for position, base in enumerate(self.bases) if text.startswith(base))
+        return found
+
+    def owns(self, node) -> bool:
+        return self.owner(node) is not None
+
+
 def split_by_owner(triples: Iterable[Triple], members: Sequence[Locality]) -> tuple[list[list[Triple]], list[Triple]]:
     """`triples` of a group: those about each member's own nodes (by subject), and the rest
-    (about shared nodes). Raises NotDecomposable for a blank-node subject (whose is it?)."""
+    (about shared nodes). Raises NotDecomposable for a blank node (whose would its block be?)."""
     own: list[list[Triple]] = [[] for _ in members]
     shared: list[Triple] = []
+    owner = _Owners(members).owner
     for triple in triples:
-        subject = triple[0]
-        if type(subject) is BNode:
-            raise NotDecomposable(f"an inferred triple about a blank node ({subject.n3()})")
-        for position, member in enumerate(members):
-            if member.owns(subject):
-                own[position].append(triple)
-                break
-        else:
-            shared.append(triple)
+        subject, _, obj = triple
+        if type(subject) is BNode or type(obj) is BNode:
+            raise NotDecomposable(f"an inferred triple with a blank node ({triple})")
+        position = owner(subject)
+        (shared if position is None else own[position]).append(triple)
     return own, shared
 
 
@@ -286,7 +309,7 @@ class CorpusInference(NamedTuple):
 
 
 def reason_records(reasoner: GroupReasoner, alone: Sequence[RecordReasoning], owners: Sequence[Locality],
-                   knowledge_of: Callable[[int], Iterable[Triple]]) -> CorpusInference:
+                   knowledge_of: Callable[[int], Iterable[Triple]], *, interned: bool = False) -> CorpusInference:
     """Group the records whose inferences meet (`alone`: each record's RecordReasoning), reason
     each group of several together (`knowledge_of(i)`: record i's knowledge, descriptions
     included), and split every group's inference by owner. A group's closure can meet records
@@ -298,7 +321,7 @@ def reason_records(reasoner: GroupReasoner, alone: Sequence[RecordReasoning], ow
         for group in groups:
             if len(group) > 1 and tuple(group) not in together:
                 found = together[tuple(group)] = reasoner.reason(
-                    (t for i in group for t in knowledge_of(i)), [owners[i] for i in group])
+                    (t for i in group for t in knowledge_of(i)), [owners[i] for i in group], interned=interned)
                 for i in group:
                     exposures[i] = found.exposures
         settled = record_groups(exposures, together=[g for g in groups if len(g) > 1])
@@ -308,8 +331,11 @@ def reason_records(reasoner: GroupReasoner, alone: Sequence[RecordReasoning], ow
     own: list[list[Triple]] = [[] for _ in alone]
     shared: list[list[Triple]] = []
     for group in groups:
-        inferred = alone[group[0]].inferred if len(group) == 1 else together[tuple(group)].inferred
-        parts, rest = split_by_owner(inferred, [owners[i] for i in group])
+        if len(group) == 1 and alone[group[0]].split is not None:
+            (parts, rest) = ([alone[group[0]].split[0]], alone[group[0]].split[1])
+        else:
+            inferred = alone[group[0]].inferred if len(group) == 1 else together[tuple(group)].inferred
+            parts, rest = split_by_owner(inferred, [owners[i] for i in group])
         for i, part in zip(group, parts):
             own[i] = part
         shared.append(rest)
