@@ -233,6 +233,10 @@ def test_clicking_a_study_network_link_names_what_the_two_share(page, evil_page_
     (a, b), shared = max(projection.links.items(), key=lambda item: len(item[1]))
     page.js("(iri) => window.commkg.select(iri)", a)  # bring it into view, zoomed in
     page.page.click("#panel-close")
+    # The closed panel gives the canvas its width back, which it learns of from a
+    # ResizeObserver, at a frame of its own: measure once that has happened (a busy machine
+    # delays it past the measurement, and the click then lands on a node).
+    page.js("() => new Promise(done => requestAnimationFrame(() => requestAnimationFrame(() => done(true))))")
     where = _node_between(page, a, b)
     page.page.mouse.click(where["x"], where["y"])
     text = page.panel_text()
