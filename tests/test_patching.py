@@ -15,7 +15,7 @@ from commkg import incremental
 from commkg.buildstate import STATE_FILE
 from commkg.cache import CACHE_DIR
 from commkg.lexicon import load_lexicon
-from conftest import NOT_UTF8
+from conftest import NOT_UTF8, run_commkg
 
 ROOT = Path(__file__).resolve().parents[1]
 RECORDS = 130  # over the 100 records the build checks against the SHACL shapes in full
@@ -52,7 +52,7 @@ def outputs(folder: Path) -> dict[str, bytes]:
 
 
 def patched(report) -> bool:
-    return "why not patched" not in report.seconds
+    return report.patched and report.not_patched is None
 
 
 def assert_as_full_build(corpus: Path, out: Path, report, tmp_path: Path) -> None:
@@ -69,7 +69,7 @@ def assert_as_full_build(corpus: Path, out: Path, report, tmp_path: Path) -> Non
 def built(corpus, tmp_path) -> Path:
     out = tmp_path / "out"
     first = build(corpus, out, incremental=True)
-    assert not patched(first) and first.seconds["why not patched"] == "no state of the last incremental build"
+    assert not patched(first) and first.not_patched == "no state of the last incremental build"
     assert (out / CACHE_DIR / STATE_FILE).is_file()
     return out
 
@@ -113,7 +113,7 @@ CHANGES = {
 def test_a_patched_build_is_a_full_build(change, corpus, built, tmp_path):
     CHANGES[change](corpus)
     report = build(corpus, built, incremental=True)
-    assert patched(report), report.seconds.get("why not patched")
+    assert patched(report), report.not_patched
     assert_as_full_build(corpus, built, report, tmp_path)
     again = build(corpus, built, incremental=True)  # the state it left is right too
     assert patched(again)
@@ -140,7 +140,7 @@ def test_a_sequence_of_changes_stays_a_full_build(corpus, built, tmp_path):
                    "a record renamed"):
         CHANGES[change](corpus)
         report = build(corpus, built, incremental=True)
-        assert patched(report), (change, report.seconds.get("why not patched"))
+        assert patched(report), (change, report.not_patched)
     assert_as_full_build(corpus, built, report, tmp_path)
 
 
@@ -150,14 +150,14 @@ def test_output_another_build_replaced_is_built_in_full(corpus, built, tmp_path)
     CHANGES["a commentary edited"](corpus)
     report = build(corpus, built, incremental=True)
     assert not patched(report)
-    assert report.seconds["why not patched"] == "no state of the last incremental build"
+    assert report.not_patched == "no state of the last incremental build"
     assert_as_full_build(corpus, built, report, tmp_path)
 
 
 def test_an_output_file_edited_by_hand_is_built_in_full(corpus, built, tmp_path):
     (built / "graph.ttl").write_text("edited\n", encoding="utf-8")
     report = build(corpus, built, incremental=True)
-    assert report.seconds["why not patched"] == "the output files are not those the state describes"
+    assert report.not_patched == "the output files are not those the state describes"
     assert_as_full_build(corpus, built, report, tmp_path)
     assert patched(build(corpus, built, incremental=True))
 
@@ -166,7 +166,7 @@ def test_a_damaged_state_is_a_full_build(corpus, built, tmp_path):
     (built / CACHE_DIR / STATE_FILE).write_text('{"format": "commkg-build-state-1", "records": [[', encoding="utf-8")
     CHANGES["an article edited"](corpus)
     report = build(corpus, built, incremental=True)
-    assert report.seconds["why not patched"] == "no state of the last incremental build"
+    assert report.not_patched == "no state of the last incremental build"
     assert_as_full_build(corpus, built, report, tmp_path)
 
 
@@ -175,7 +175,7 @@ def test_many_changes_are_built_in_full(corpus, built, tmp_path, monkeypatch):
     for path in records(corpus, "article")[:60]:
         add_sentence(path, "We interviewed 12 commissioners.")
     report = build(corpus, built, incremental=True)
-    assert report.seconds["why not patched"] == "60 records changed"
+    assert report.not_patched == "60 records changed"
     assert_as_full_build(corpus, built, report, tmp_path)
 
 
@@ -186,3 +186,17 @@ def test_strict_stops_at_a_bad_record_before_writing(corpus, built):
     with pytest.raises(RecordError, match="zz_latin1.txt"):
         build(corpus, built, incremental=True, strict=True)
     assert outputs(built) == before
+
+
+def test_the_cli_says_whether_it_patched(corpus, tmp_path):
+    out = tmp_path / "cli"
+    args = ("build", str(corpus), "--out", str(out), "--incremental", "--no-study-links")
+    first = run_commkg(*args, cwd=tmp_path)
+    assert first.returncode == 0, first.stderr
+    assert (f"commkg: {RECORDS} of {RECORDS} records extracted, the others taken from the cache; "
+            "the output written anew (no state of the last incremental build)\n") in first.stderr
+    CHANGES["an article edited"](corpus)
+    second = run_commkg(*args, cwd=tmp_path)
+    assert second.returncode == 0, second.stderr
+    assert (f"commkg: 1 of {RECORDS} records extracted, the others taken from the cache; "
+            "the previous output patched\n") in second.stderr

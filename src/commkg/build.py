@@ -116,6 +116,8 @@ class BuildReport:
     shacl_checked: bool = False  # whether the records were checked against the SHACL shapes (validate.py)
     warnings: tuple[str, ...] = ()  # inconsistencies the reasoner found, then SHACL violations, one line each
     seconds: dict[str, float] = field(default_factory=dict)  # wall time of each stage, for benchmarks
+    patched: bool = False  # with --incremental: the previous output was patched (incremental.py), not written anew
+    not_patched: str | None = None  # with --incremental, when not patched: why
 
     @property
     def records_failed(self) -> int:
@@ -508,13 +510,16 @@ def _build_corpus(corpus: Path | None, out_dir: Path, *, strict: bool, workers: 
     seconds: dict[str, float] = {}
     workers = _worker_count(len(paths), workers)
     lexicon = load_lexicon()
+    not_patched = None
     if incremental and reason and study_links is not True:
         from commkg.incremental import patch_build  # it imports this module
 
-        patched = patch_build(corpus, out_dir, paths, strict=strict, workers=workers, progress=progress,
-                              started=started, lexicon=lexicon, study_links=study_links, seconds=seconds)
+        patched, not_patched = patch_build(corpus, out_dir, paths, strict=strict, workers=workers, progress=progress,
+                                           started=started, lexicon=lexicon, study_links=study_links, seconds=seconds)
         if patched is not None:
             return patched
+    elif incremental:
+        not_patched = "without reasoning, or with study-to-study links, the output is written anew"
     lap = _stopwatch(seconds)
     cache = RecordCache(out_dir) if incremental else None
     parallel = workers > 1  # the build may use more than one process
@@ -574,7 +579,7 @@ def _build_corpus(corpus: Path | None, out_dir: Path, *, strict: bool, workers: 
                        records_extracted=cache.misses if cache else len(paths),
                        inferred=None if inferred is None else len(inferred),
                        study_links=bool(reason and study_links), shacl_checked=shacl_warnings is not None,
-                       warnings=warnings + (shacl_warnings or ()), seconds=seconds)
+                       warnings=warnings + (shacl_warnings or ()), seconds=seconds, not_patched=not_patched)
 
 
 def _keep_state(*, inference: BuildInference | None, out_dir: Path, **build) -> None:

@@ -63,7 +63,8 @@ class FileState:
     index: DocumentIndex | None  # None: not a document (graph.html, provenance.trig)
 
     @classmethod
-    def of(cls, path: Path, index: DocumentIndex | None) -> FileState:
+    def of(cls, path: Path | str, index: DocumentIndex | None) -> FileState:
+        """The stamp of `path` (a file as written, or its staged temporary: renaming keeps it)."""
         info = os.stat(path)
         return cls(info.st_size, info.st_mtime_ns, info.st_ino, index)
 
@@ -90,9 +91,10 @@ class BuildState:
     page: dict | None = None  # the page's own state (visual.py), when it keeps one
 
     # ------------------------------------------------------------------ file
-    def save(self, out_dir: Path, *, scanned_ns: int) -> None:
-        """Write the state atomically; stamps of files changed since `scanned_ns` - 2 s are
-        marked untrusted (see _RECENT_NS)."""
+    def encode(self, *, scanned_ns: int) -> str:
+        """The state as JSON but for the files' stamps (`save` adds them): the costly part,
+        which an incremental build works out while the files are still being written. Records
+        whose files changed since `scanned_ns` - 2 s get untrusted stamps (see _RECENT_NS)."""
         table: dict = {}
         rows: list = []
 
@@ -147,17 +149,25 @@ class BuildState:
             "format": FORMAT, "salt": self.salt, "records": records,
             "shared_facts": triples(self.shared_facts), "shared_inferred": triples(self.shared_inferred),
             "concepts": dict(sorted(self.concepts.items())), "classes": dict(sorted(self.classes.items())),
-            "files": {name: [f.size, f.mtime, f.inode, index(f.index)] for name, f in self.files.items()},
+            "indexes": {name: index(f.index) for name, f in self.files.items()},
             "ontology": self.ontology, "declared": sorted(self.declared),
             "warnings": [list(w) for w in self.warnings], "page": self.page,
             "terms": rows, "keys": key_rows, "strings": string_rows,
         }
+        # ASCII: a file name may not be UTF-8. dumps, not dump, whose encoder is Python's own.
+        return json.dumps(data, separators=(",", ":"))
+
+    def save(self, out_dir: Path, *, scanned_ns: int | None = None, encoded: str | None = None) -> None:
+        """Write the state atomically: `encoded` (what `encode` gave), or encoded now."""
+        text = encoded if encoded is not None else self.encode(scanned_ns=scanned_ns)
+        stamps = {name: [f.size, f.mtime, f.inode] for name, f in self.files.items()}
+        text = text[:-1] + ',"stamps":' + json.dumps(stamps) + "}"  # the object `encode` closed, reopened
         folder = Path(out_dir) / CACHE_DIR
         folder.mkdir(parents=True, exist_ok=True)
         temporary = folder / f".{STATE_FILE}.{os.getpid()}.tmp"
         try:
-            with open(temporary, "w", encoding="utf-8") as stream:
-                json.dump(data, stream, separators=(",", ":"))  # ASCII: a file name may not be UTF-8
+            with open(temporary, "w", encoding="ascii") as stream:
+                stream.write(text)
                 stream.flush()
                 os.fsync(stream.fileno())
             os.replace(temporary, folder / STATE_FILE)
@@ -207,8 +217,7 @@ class BuildState:
             salt=salt, records=records,
             shared_facts=triples(data["shared_facts"]), shared_inferred=triples(data["shared_inferred"]),
             concepts=Counter(data["concepts"]), classes=Counter(data["classes"]),
-            files={name: FileState(size, mtime, inode, index(value))
-                   for name, (size, mtime, inode, value) in data["files"].items()},
+            files={name: FileState(*data["stamps"][name], index(value)) for name, value in data["indexes"].items()},
             ontology=data["ontology"], declared=list(data["declared"]),
             warnings=[(int(owner), node, line) for owner, node, line in data["warnings"]],
             page=data.get("page"))

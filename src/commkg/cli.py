@@ -129,8 +129,10 @@ def build(corpus: Path | None, out_dir: Path, strict: bool, workers: int | None,
         click.echo(f"commkg: skipped {_one_line(error.path)}: {_one_line(error.reason)}", err=True)
     if incremental:
         total = report.records_built + report.records_failed
+        how = ("the previous output patched" if report.patched else
+               f"the output written anew ({report.not_patched})")
         click.echo(f"commkg: {report.records_extracted} of {total} records extracted, "
-                   "the others taken from the cache", err=True)
+                   f"the others taken from the cache; {how}", err=True)
     for warning in report.warnings:
         click.echo(f"commkg: warning: {_one_line(warning)}", err=True)
     if report.inferred is not None and not report.study_links:

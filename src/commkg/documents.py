@@ -109,11 +109,11 @@ class _Output:
     (one call for runs that lie next to each other there), and the offset reached (the
     index's byte positions)."""
 
-    def __init__(self, stream: BinaryIO, offset: int = 0):
-        self.stream, self.fd, self.offset = stream, stream.fileno(), offset
+    def __init__(self, stream: BinaryIO, offset: int = 0, *, source: int | None = None):
+        self.stream, self.fd, self.offset, self.source = stream, stream.fileno(), offset, source
         self._buffer: list[bytes] = []
         self._buffered = 0
-        self._copying: list[int] | None = None  # [source, offset, length] not copied yet
+        self._copying: list[int] | None = None  # [offset, length] in `source`, not copied yet
 
     def write(self, data: bytes) -> None:
         self._copy_pending()
@@ -123,15 +123,15 @@ class _Output:
         if self._buffered >= _FLUSH_BYTES:
             self._write_buffer()
 
-    def copy(self, source: int, offset: int, length: int) -> None:
+    def copy(self, offset: int, length: int) -> None:
         self._write_buffer()
         self.offset += length
         pending = self._copying
-        if pending is not None and pending[0] == source and pending[1] + pending[2] == offset:
-            pending[2] += length
+        if pending is not None and pending[0] + pending[1] == offset:
+            pending[1] += length
             return
         self._copy_pending()
-        self._copying = [source, offset, length]
+        self._copying = [offset, length]
 
     def flush(self) -> None:
         self._copy_pending()
@@ -148,7 +148,7 @@ class _Output:
     def _copy_pending(self) -> None:
         if self._copying is None:
             return
-        source, offset, length = self._copying
+        (offset, length), source = self._copying, self.source
         self._copying = None
         while length > 0:
             try:
@@ -200,12 +200,12 @@ class _RunWriter:
         self.output.write(data)
         self._texts = []
 
-    def copy(self, run: Run, source: int, owner: int) -> None:
+    def copy(self, run: Run, owner: int) -> None:
         """An old run, as it was (`owner`: its record's number in the new document)."""
         self.end()
         self._owner = SHARED
         self.runs.append(Run(owner, run.first, run.last, self.output.offset, run.length))
-        self.output.copy(source, run.offset, run.length)
+        self.output.copy(run.offset, run.length)
 
 
 def write_pieces(stream: BinaryIO, pieces: Iterable[Piece], *, offset: int = 0,
@@ -232,16 +232,66 @@ def write_pieces(stream: BinaryIO, pieces: Iterable[Piece], *, offset: int = 0,
     return index
 
 
-def patch_pieces(stream: BinaryIO, pieces: Iterable[Piece], *, old: int, old_index: DocumentIndex,
-                 owners: Mapping[int, int], offset: int = 0, index: DocumentIndex | None = None) -> DocumentIndex:
-    """Write `pieces` as `write_pieces` does, where each section's parts hold only the new
-    entries (of the records that changed, and the shared ones) and every run of the old
-    document (`old`: its file descriptor; `old_index`) whose owner is in `owners` (old record
-    number → new) is copied in between, where its keys put it. A Fixed piece with no text is
-    copied from the old document. Raises CannotPatch when that cannot give the document
-    `write_pieces` would write."""
+class _Plan:
+    """What _Output would do, noted instead of done: a patch is worked out first (in Python,
+    quickly), then carried out (in the kernel, while the interpreter does other work)."""
+
+    def __init__(self, offset: int = 0):
+        self.offset = offset
+        self.steps: list[bytes | tuple[int, int]] = []  # bytes to write, or (offset, length) to copy
+
+    def write(self, data: bytes) -> None:
+        self.offset += len(data)
+        steps = self.steps
+        if steps and type(steps[-1]) is bytes:
+            steps[-1] += data
+        else:
+            steps.append(data)
+
+    def copy(self, offset: int, length: int) -> None:
+        self.offset += length
+        steps = self.steps
+        if steps and type(steps[-1]) is tuple and sum(steps[-1]) == offset:
+            steps[-1] = (steps[-1][0], steps[-1][1] + length)
+        else:
+            steps.append((offset, length))
+
+    def flush(self) -> None:
+        pass
+
+
+@dataclass
+class Patch:
+    """A document to write from its previous version (`plan_patch`)."""
+
+    steps: list[bytes | tuple[int, int]]
+    index: DocumentIndex
+
+    def write(self, stream: BinaryIO, old: int) -> DocumentIndex:
+        """Write the document to the unbuffered binary `stream`, copying from `old` (the
+        previous version's file descriptor)."""
+        output = _Output(stream, source=old)
+        for step in self.steps:
+            if type(step) is bytes:
+                output.write(step)
+            else:
+                output.copy(*step)
+        output.flush()
+        if output.offset != self.index.size:
+            raise CannotPatch("the patch did not write what it planned")
+        return self.index
+
+
+def plan_patch(pieces: Iterable[Piece], *, old_index: DocumentIndex, owners: Mapping[int, int],
+               offset: int = 0, index: DocumentIndex | None = None) -> Patch:
+    """The document `write_pieces` would write of `pieces`, made from its previous version:
+    each section's parts hold only the new entries (of the records that changed, and the shared
+    ones), and every run of the previous version (`old_index`) whose owner is in `owners` (old
+    record number → new) is copied in between, where its keys put it. A Fixed piece with no
+    text is copied from the previous version. Raises CannotPatch when that cannot give the
+    document `write_pieces` would write."""
     index = index or DocumentIndex()
-    output = _Output(stream, offset)
+    output = _Plan(offset)
     for piece in pieces:
         if isinstance(piece, Text):
             output.write(piece.text.encode("utf-8"))
@@ -251,7 +301,7 @@ def patch_pieces(stream: BinaryIO, pieces: Iterable[Piece], *, old: int, old_ind
                 if where is None:
                     raise CannotPatch(f"the previous document has no {piece.name}")
                 index.fixed[piece.name] = (output.offset, where[1])
-                output.copy(old, *where)
+                output.copy(*where)
             else:
                 data = piece.text.encode("utf-8")
                 index.fixed[piece.name] = (output.offset, len(data))
@@ -260,13 +310,19 @@ def patch_pieces(stream: BinaryIO, pieces: Iterable[Piece], *, old: int, old_ind
             if piece.name not in old_index.runs:
                 raise CannotPatch(f"the previous document has no section {piece.name}")
             kept = [run for run in old_index.runs[piece.name] if run.owner in owners]
-            index.runs[piece.name] = _patch_section(output, piece, kept, old, owners)
-    output.flush()
+            index.runs[piece.name] = _patch_section(output, piece, kept, owners)
     index.size = output.offset
-    return index
+    return Patch(output.steps, index)
 
 
-def _patch_section(output: _Output, piece: Section, kept: list[Run], old: int, owners: Mapping[int, int]) -> list[Run]:
+def patch_pieces(stream: BinaryIO, pieces: Iterable[Piece], *, old: int, old_index: DocumentIndex,
+                 owners: Mapping[int, int]) -> DocumentIndex:
+    """plan_patch, carried out: the document written to `stream`, copying from `old` (the
+    previous version's file descriptor)."""
+    return plan_patch(pieces, old_index=old_index, owners=owners).write(stream, old)
+
+
+def _patch_section(output, piece: Section, kept: list[Run], owners: Mapping[int, int]) -> list[Run]:
     writer = _RunWriter(output, piece.indent)
     runs = iter(kept)
     run = next(runs, None)
@@ -275,14 +331,14 @@ def _patch_section(output: _Output, piece: Section, kept: list[Run], old: int, o
         while run is not None and run.first < key:
             if run.last > key:
                 raise CannotPatch(f"a new block ({key[1]}) sorts inside the blocks of another record")
-            writer.copy(run, old, owners[run.owner])
+            writer.copy(run, owners[run.owner])
             previous_last = run.last
             run = next(runs, None)
         if previous_last is not None and previous_last > key:
             raise CannotPatch(f"a new block ({key[1]}) sorts inside the blocks of another record")
         writer.entry(key, text, owner)
     while run is not None:
-        writer.copy(run, old, owners[run.owner])
+        writer.copy(run, owners[run.owner])
         run = next(runs, None)
     writer.end()
     return _joined(writer.runs)

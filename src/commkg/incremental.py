@@ -25,9 +25,8 @@ import time
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import nullcontext
+from contextlib import nullcontext, suppress
 from datetime import datetime
-from functools import partial
 from pathlib import Path
 
 from rdflib import URIRef
@@ -35,7 +34,7 @@ from rdflib import URIRef
 from commkg import build
 from commkg.buildstate import BuildState, FileState, RecordState
 from commkg.cache import RecordCache, build_salt
-from commkg.documents import SHARED, CannotPatch, patch_pieces
+from commkg.documents import CannotPatch, Patch, plan_patch
 from commkg.errors import RecordError
 from commkg.grouped import ENTANGLED, Locality, NotDecomposable, RecordReasoning, reason_records, split_by_owner
 from commkg.lexicon import Lexicon
@@ -104,7 +103,10 @@ def _owned_warnings(found: Sequence, records: Sequence) -> list[tuple[int, str, 
 
 
 def _relative(path: Path, corpus: Path) -> str:
-    return Path(path).relative_to(corpus).as_posix()
+    """`path` (one of find_records(corpus)) relative to `corpus`, with "/" (as the state keeps it)."""
+    text, prefix = os.fspath(path), os.path.join(os.fspath(Path(corpus)), "")
+    relative = text[len(prefix):] if text.startswith(prefix) else os.path.relpath(text, corpus)
+    return relative.replace(os.sep, "/") if os.sep != "/" else relative
 
 
 def _classes(lexicon: Lexicon) -> Callable[[str], set[str]]:
@@ -139,23 +141,37 @@ def _digest(triples: Iterable[Triple]) -> str:
 
 # ----------------------------------------------------------------------------- the patch
 
+def _results_of(futures: Iterable) -> list[Staged]:
+    """What every future staged; when one failed, the others' files removed and its error raised."""
+    staged: list[Staged] = []
+    failure = None
+    for future in futures:
+        try:
+            staged += future.result()
+        except BaseException as error:  # noqa: BLE001 - every thread finishes, then the first failure is raised
+            failure = failure or error
+    if failure is not None:
+        discard_files(staged)
+        raise failure
+    return staged
+
+
 class _Skip(Exception):
     """This build is not to be patched (the reason says why, for tests and benchmarks)."""
 
 
 def patch_build(corpus: Path, out_dir: Path, paths: Sequence[Path], *, strict: bool, workers: int,
                 progress, started: datetime, lexicon: Lexicon, study_links: bool | None,
-                seconds: dict) -> build.BuildReport | None:
-    """The incremental build of `paths` into `out_dir` by patching the last build's output, or
-    None where it cannot be patched (the caller builds in full). Raises RecordError with
-    `strict` at the first bad record, before anything is written."""
+                seconds: dict) -> tuple[build.BuildReport | None, str | None]:
+    """(the incremental build of `paths` into `out_dir`, made by patching the last build's
+    output, None), or (None, why it cannot be patched): the caller then builds in full. Raises
+    RecordError with `strict` at the first bad record, before anything is written."""
     try:
         return _Patch(corpus, out_dir, paths, strict=strict, workers=workers, lexicon=lexicon,
-                      study_links=study_links, seconds=seconds).run(progress, started)
+                      study_links=study_links, seconds=seconds).run(progress, started), None
     except (_Skip, CannotPatch, NotDecomposable) as why:
-        seconds["not patched"] = 0.0
-        seconds.setdefault("why not patched", str(why))  # type: ignore[arg-type]
-        return None
+        seconds.clear()  # the full build times its own stages
+        return None, str(why)
 
 
 class _Patch:
@@ -434,29 +450,50 @@ class _Patch:
         }
         lap("render")
 
-        page = partial(self._page_in_full, built, record_states, own_by_new, shared_set, final_shared)
-        staged, indexes = self._write(documents, owners)
+        plans = {name: plan_patch(pieces, old_index=state.files[name].index, owners=owners)
+                 for name, pieces in documents.items()}
         local_facts = sum(r.local_facts for r in record_states)
         evidence_triples = sum(r.evidence_triples for r in record_states)
         inferred_count = sum(r.own_inferred for r in record_states) + len(final_shared)
+        new_state = BuildState(
+            salt=self.salt, records=record_states, shared_facts=shared_facts, concepts=concepts,
+            shared_inferred=shared_inferred, classes=classes,
+            files={**{name: FileState(0, 0, 0, plan.index) for name, plan in plans.items()},
+                   build.PAGE_FILE: FileState(0, 0, 0, None)},
+            ontology=ontology_info, declared=sorted(declared), warnings=warnings, page=None)
+        lap("plan")
+
+        # The documents are written by threads (copies and fsync in the kernel) while this one
+        # makes the page and the state.
+        with ThreadPoolExecutor(max_workers=len(plans)) as pool:
+            writing = [pool.submit(self._stage, name, plan) for name, plan in plans.items()]
+            page: list[Staged] = []
+            try:
+                page = self._page_in_full(built, record_states, own_by_new, shared_set, final_shared)
+                encoded = new_state.encode(scanned_ns=scanned)
+                staged = _results_of(writing)
+            except BaseException:
+                discard_files(page)
+                for future in writing:
+                    with suppress(BaseException):
+                        discard_files(future.result())
+                raise
+        for path, temporary in staged + page:
+            new_state.files[path.name] = FileState.of(temporary, new_state.files[path.name].index)
         sizes = {"ontology": ontology_info["size"], "asserted": local_facts + len(shared_set) - len(vocabulary),
                  "evidence": evidence_triples, "inferred": inferred_count}
         provenance = build._provenance_writer(corpus=self.corpus, records=len(built), started=started, graph_sizes=sizes)
         files = build._write_outputs(self.out_dir, {build.PROVENANCE_FILE: provenance},
-                                     also=[lambda: staged, page])
+                                     also=[lambda: staged, lambda: page])
         lap("write")
-        new_state = BuildState(
-            salt=self.salt, records=record_states, shared_facts=shared_facts, concepts=concepts,
-            shared_inferred=shared_inferred, classes=classes, files=_stamps(self.out_dir, indexes),
-            ontology=ontology_info, declared=sorted(declared), warnings=warnings, page=None)
-        new_state.save(self.out_dir, scanned_ns=scanned)
+        new_state.save(self.out_dir, encoded=encoded)
         self.cache.prune({key[0] for key in self.keys if key is not None})
         lap("state")
         return build.BuildReport(
             corpus=self.corpus, out_dir=self.out_dir, records_built=len(built), errors=tuple(errors),
             triples=local_facts + len(shared_set) + evidence_triples, files=files, records_extracted=self.extracted,
             inferred=inferred_count, study_links=False, shacl_checked=False,
-            warnings=tuple(line for _, _, line in warnings), seconds=self.seconds)
+            warnings=tuple(line for _, _, line in warnings), seconds=self.seconds, patched=True)
 
     def _old_shared_inferred(self, affected_old, old_entries, old_unpacked) -> list[list[Triple]]:
         """Per old group of `affected_old`: its inferred triples about shared nodes."""
@@ -516,32 +553,9 @@ class _Patch:
         return sorted(kept + found, key=lambda warning: warning[1])
 
     # ------------------------------------------------------------------ writing
-    def _write(self, documents: dict[str, list], owners: dict[int, int]) -> tuple[list[Staged], dict]:
-        """Stage every document, each patched from its old file in a thread of its own (the
-        copies and fsync run in the kernel, without the interpreter's lock)."""
-        indexes: dict = {}
-
-        def stage(name: str) -> list[Staged]:
-            old_index = self.state.files[name].index
-            with open(self.out_dir / name, "rb") as old:
-                def write(stream) -> None:
-                    indexes[name] = patch_pieces(stream, documents[name], old=old.fileno(),
-                                                 old_index=old_index, owners=owners)
-                return stage_files({self.out_dir / name: write}, binary=True)
-
-        staged: list[Staged] = []
-        with ThreadPoolExecutor(max_workers=len(documents)) as pool:
-            futures = [pool.submit(stage, name) for name in documents]
-            failure = None
-            for future in futures:
-                try:
-                    staged += future.result()
-                except BaseException as error:  # noqa: BLE001 - every thread finishes, then the first failure is raised
-                    failure = failure or error
-        if failure is not None:
-            discard_files(staged)
-            raise failure
-        return staged, indexes
+    def _stage(self, name: str, plan: Patch) -> list[Staged]:
+        with open(self.out_dir / name, "rb") as old:
+            return stage_files({self.out_dir / name: lambda stream: plan.write(stream, old.fileno())}, binary=True)
 
     def _page_in_full(self, built, record_states, own_by_new, shared_set, final_shared) -> list[Staged]:
         """graph.html from every record's entry: the page of a full build, at a full build's cost."""
