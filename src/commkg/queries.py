@@ -34,10 +34,14 @@ concepts (few triples each) directly, aggregate before they name and label, and 
 (`OPTIONAL { SELECT ?concept ?label … }`) by hash too. What stays costly is per result row:
 ORDER BY, DISTINCT and GROUP_CONCAT each cost microseconds a row, so a query that returns
 hundreds of thousands of rows cannot answer in a second however it is written. ORDER BY most:
-the engine sorts by comparing, and reads both strings of every comparison back from the
-store's dictionary, so ordering by file name costs some 6 µs a row (0.4 s for 66,000 rows,
-1.3 s for 232,000 on the benchmark's machine); by a number, a tenth of that. So a saved query
-orders only by what its result needs, and drops a DISTINCT its rows cannot need (saying why).
+the engine sorts by comparing, and works out both sides' values at every comparison (a string
+read back from the store's dictionary), so ordering by file name costs some 3-6 µs a row
+(0.4 s for 66,000 rows, 0.7-1.3 s for 232,000 on the benchmark's machine). Ordering by an
+integer instead saves only half of that: the comparisons, not the strings, are most of the
+cost. Rows that reach the sort already in order cost one pass, which is how
+document-concepts.rq orders 232,000 rows (its comment says how; the ORDER BY still decides).
+So a saved query orders only by what its result needs, and drops a DISTINCT its rows cannot
+need (saying why).
 """
 
 from __future__ import annotations
