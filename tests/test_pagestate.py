@@ -209,6 +209,17 @@ def test_a_synthetic_corpus_page_is_the_same(records):
     assert page_data(html)["view"] == ("studies" if records >= visual.STUDY_VIEW_FROM else "full")
 
 
+def test_the_triples_indexed_first_as_they_come_make_the_same_page():
+    """A build can index the triples while it reasons (PageIndex), then cut them into parts."""
+    corpus = corpus_of_texts(pool_texts())
+    index = pagestate.PageIndex(iter(reversed(corpus.triples)))
+    parts = [PagePart(part.studies, (), part.annotations) for part in corpus.parts]  # triples not read again
+    html, state = render_page_with_state(parts, corpus.shared, index=index)
+    assert_same_page(html, reference(corpus))
+    with pytest.raises(ValueError):
+        render_page_with_state(parts, corpus.shared, index=index)
+
+
 def test_an_empty_corpus():
     corpus = Corpus([], [], [], [])
     html, state = render_page_with_state([], [])

@@ -126,13 +126,13 @@ class _Owner:
         return SHARED
 
 
-def _shares(triples: Iterable[Triple], parts: Sequence[PagePart], numbers: Sequence[int],
+def _shares(graph: _Index, parts: Sequence[PagePart], numbers: Sequence[int],
             shared_folds: Collection[str], terms: _Numbers, quotes: _Numbers) -> _Share:
     """The share of each of `parts` (numbered `numbers`) and of the shared triples alone (part
-    SHARED), given all their triples. The same steps as visual._project, each result noted
-    with the part it comes from; evidence is kept for every node it could be about (a concept,
-    or a shared term another part may make a node of) and sorted out when the page is made."""
-    graph = _Index(triples, evidence=False)
+    SHARED), from the index of all their triples. The same steps as visual._project, each
+    result noted with the part it comes from; evidence is kept for every node it could be about
+    (a concept, or a shared term another part may make a node of) and sorted out when the page
+    is made. Terms and quotes come out as numbers of `terms` and `quotes`."""
     listed: dict[str, int] = {}
     bases: dict[str, int] = {}
     for part, number in zip(parts, numbers):
@@ -154,10 +154,7 @@ def _shares(triples: Iterable[Triple], parts: Sequence[PagePart], numbers: Seque
         nodes[study] = node
         studies.append([study, listed[study], node, info, reference, label])
 
-    folds: dict[str, set] = defaultdict(set)
-    for predicate in (_P.has_organisation_type, _P.has_role):
-        for actor, what in graph.pairs(predicate):
-            folds[actor].add(what)
+    folds = _folds(graph)  # actor → its organisation types and roles
     resolver = _Resolver(graph, nodes, folds)
     stands_for, actor_node, made = resolver.stands_for, resolver.actor_node, resolver.made
     uses: set[tuple[str, int]] = set()
@@ -244,27 +241,29 @@ def _shares(triples: Iterable[Triple], parts: Sequence[PagePart], numbers: Seque
     # another part may make an actor node of. The page keeps those that are nodes.
     about: dict[str, tuple[str, ...]] = {}
     found: dict[tuple[str, str], set[tuple[int, str]] | tuple[int, str]] = {}
-    last, study, known = None, "", False
+    base_of = {_plain(study): _plain(base) for part in parts for study, base in part.studies}
+    about_get, setdefault, plain = about.get, found.setdefault, _plain
+    last, study, known, base = None, "", False, ""
     for annotations in (part.annotations for part in parts):
         for _, record, start, _, exact, bodies in annotations:
             if record is not last:
-                last, study = record, _plain(record)
+                last, study = record, plain(record)
                 known = study in study_set
+                base = base_of.get(study) or "\x00"  # (no IRI starts with it)
             if not known or not exact:
                 continue
             quote = (start, exact)
             for body in bodies:
-                body = _plain(body)
-                if body in study_set:
-                    continue
+                body = plain(body)
+                can = about_get(body)
+                if can is None:
+                    # (most bodies that stand for nothing are the record's own: under its base)
+                    can = about[body] = () if body in study_set else (body,) if body in nodes else (stands_for(body) or (
+                        (body,) if _is_iri(body) and not body.startswith(base) and owner(body) == SHARED else ()))
                 if body in shared_folds:
                     uses.add((body, listed[study]))
-                can = about.get(body)
-                if can is None:
-                    can = about[body] = (body,) if body in nodes else (
-                        stands_for(body) or ((body,) if _is_iri(body) and owner(body) == SHARED else ()))
                 for node in can:
-                    held = found.setdefault((node, study), quote)
+                    held = setdefault((node, study), quote)
                     if held is not quote and held != quote:
                         if type(held) is tuple:
                             found[node, study] = held = {held}
@@ -419,12 +418,33 @@ def _empty(title: str) -> PageState:
 
 # ------------------------------------------------------------------------------------- the API
 
-def render_page_with_state(parts: Sequence[PagePart], shared: Iterable[Triple], *,
-                           title: str = "commkg") -> tuple[str, PageState]:
+class PageIndex:
+    """The one pass over the triples that most of a page's time goes to (visual._Index), made
+    apart so that a build can make it as the triples come, before it has cut them into parts:
+    the asserted ones while it reasons, then the inferred ones (see render_page_with_state)."""
+
+    def __init__(self, triples: Iterable[Triple]):
+        with collector_paused():
+            self._index = _Index(triples, evidence=False)
+
+
+def render_page_with_state(parts: Sequence[PagePart], shared: Iterable[Triple], *, title: str = "commkg",
+                           index: PageIndex | None = None) -> tuple[str, PageState]:
     """The page of every part's triples and the shared ones, with their evidence: the same as
     visual.render_page(all those triples, annotations=all the parts' annotations, title=title),
-    and the state that `update_page` updates it from."""
-    return update_page(_empty(title), removed=(), added=parts, shared=shared)
+    and the state that `update_page` updates it from.
+
+    With `index`, a PageIndex of exactly those triples (the shared ones and every part's, in
+    any order), the parts' `triples` are not read again; the index serves that one page."""
+    with collector_paused():
+        graph = None
+        if index is not None:
+            if index._index is None:
+                raise ValueError("a PageIndex makes one page")
+            graph, index._index = index._index, None
+        new = _update(_empty(title), set(), list(parts), tuple(shared), title, index=graph)
+        del graph
+        return _page(new), new
 
 
 def update_page(state: PageState, *, removed: Iterable[str], added: Sequence[PagePart],
@@ -446,7 +466,7 @@ def update_page(state: PageState, *, removed: Iterable[str], added: Sequence[Pag
 # ---------------------------------------------------------------------------------- updating
 
 def _update(state: PageState, removed: set[str], added: list[PagePart], shared: tuple | None,
-            title: str) -> PageState:
+            title: str, index: _Index | None = None) -> PageState:
     terms = _Numbers((iri, i) for i, iri in enumerate(state.iris))  # new ones come last; _compact sorts
     iris = state.iris
     term = terms
@@ -470,8 +490,10 @@ def _update(state: PageState, removed: set[str], added: list[PagePart], shared: 
     view = _SharedView(shared_triples)
     numbers = list(range(state.next_part, state.next_part + len(added)))
     quotes = _Numbers((q, i) for i, q in enumerate(state.quotes))
-    share = _shares(itertools.chain(shared_triples, *(part.triples for part in added)), added, numbers,
-                    set(view.folds), terms, quotes)
+    if index is None:
+        index = _Index(itertools.chain(shared_triples, *(part.triples for part in added)), evidence=False)
+    share = _shares(index, added, numbers, set(view.folds), terms, quotes)
+    del index
 
     # Rows kept: those of the parts that stay; the shared triples' own rows are always redone.
     drop = np.array(sorted(gone | {SHARED}), dtype=np.int64)
@@ -497,8 +519,7 @@ def _update(state: PageState, removed: set[str], added: list[PagePart], shared: 
     text = {name: list(itertools.compress(column, keep_rows)) for name, column in state.text.items()}
     fresh = np.zeros(int(study_kept.sum()) + len(share.studies), dtype=bool)
     fresh[int(study_kept.sum()):] = True
-    for _, _, node, info, reference, label in share.studies:
-        _add_study(text, node, info, reference, label)
+    _add_studies(text, share.studies)
     study = np.concatenate([state.study[study_kept], np.array([term(s) for s, *_ in share.studies], dtype=np.int64)])
     study_part = np.concatenate([state.study_part[study_kept],
                                  np.array([part for _, part, *_ in share.studies], dtype=np.int64)])
@@ -565,13 +586,20 @@ def _distinct(*columns: np.ndarray) -> np.ndarray:
     return np.flatnonzero(seen)
 
 
-def _add_study(text: dict[str, list], node: Node, info, r: _Reference, label: str) -> None:
-    for name, value in (("en", node.en), ("search", node.search), ("title", info.title), ("citation", info.citation),
-                        ("doi", info.doi), ("file", info.file), ("document_type", info.document_type),
-                        ("journal", r.journal), ("label", label), ("samples", list(info.samples)),
-                        ("discusses", [list(item) for item in info.discusses]),
-                        ("cite", [r.authors, r.year, r.volume, r.issue, r.pages, r.family])):
-        text[name].append(value)
+def _add_studies(text: dict[str, list], studies: list) -> None:
+    """Append the rows of _shares's studies to the columns."""
+    nodes = [row[2] for row in studies]
+    infos = [row[3] for row in studies]
+    references = [row[4] for row in studies]
+    for name, values in (
+            ("en", [n.en for n in nodes]), ("search", [n.search for n in nodes]),
+            ("title", [i.title for i in infos]), ("citation", [i.citation for i in infos]),
+            ("doi", [i.doi for i in infos]), ("file", [i.file for i in infos]),
+            ("document_type", [i.document_type for i in infos]), ("journal", [r.journal for r in references]),
+            ("label", [row[5] for row in studies]), ("samples", [list(i.samples) for i in infos]),
+            ("discusses", [[list(item) for item in i.discusses] for i in infos]),
+            ("cite", [[r.authors, r.year, r.volume, r.issue, r.pages, r.family] for r in references])):
+        text[name].extend(values)
 
 
 def _recite(text: dict[str, list], at: int, journal: str) -> None:
