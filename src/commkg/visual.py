@@ -49,7 +49,7 @@ import json
 import math
 import re
 from collections import defaultdict
-from collections.abc import Collection, Iterable, Mapping
+from collections.abc import Callable, Collection, Iterable, Mapping
 from dataclasses import dataclass, field
 from functools import cache, cached_property
 from pathlib import Path
@@ -307,16 +307,37 @@ def _short(text: str, limit: int = MAX_LABEL) -> str:
     return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
 
 
-def _citation(graph: _Index, study: str, *, title: str, doi: str, file: str) -> tuple[str, str]:
-    """(a reference in the usual form, a short label for the canvas). Records often carry no
-    title, so the label falls back to first author + year, then journal + year + article id."""
+class _Reference(NamedTuple):
+    """What a study's citation is made of. Kept apart from the text because the journal's title
+    comes from the triples records share: pagestate.py redoes the text when that title changes."""
+
+    authors: str
+    year: str
+    journal: str  # the title of the journal below ("" when none)
+    journal_iri: str  # the least of the study's journals ("" when none)
+    volume: str
+    issue: str
+    pages: str
+    family: str  # the first author's family name
+
+
+def _reference(graph: _Index, study: str) -> _Reference:
     creators = sorted(map(str, graph.objects(study, _P.creator)), key=_natural_key)
     names = [n for n in (graph.first(c, _P.name) for c in creators) if n]
     authors = ", ".join(names[:3]) + (" et al." if len(names) > 3 else "")
     year = graph.first(study, _P.issued)[:4] or graph.first(study, _P.cited_year)[:4]
-    journal = next((graph.first(j, _P.title) for j in sorted(map(str, graph.objects(study, _P.is_part_of)))), "")
-    volume, issue = graph.first(study, _P.volume), graph.first(study, _P.issue)
+    journal_iri = min(map(str, graph.objects(study, _P.is_part_of)), default="")
+    journal = graph.first(journal_iri, _P.title) if journal_iri else ""
     pages = graph.first(study, _P.pages) or graph.first(study, _P.e_locator)
+    family = graph.first(creators[0], _P.family_name) if creators else ""
+    return _Reference(authors, year, journal, journal_iri, graph.first(study, _P.volume),
+                      graph.first(study, _P.issue), pages, family)
+
+
+def _citation(reference: _Reference, *, title: str, doi: str, file: str) -> tuple[str, str]:
+    """(a reference in the usual form, a short label for the canvas). Records often carry no
+    title, so the label falls back to first author + year, then journal + year + article id."""
+    authors, year, journal, _, volume, issue, pages, family = reference
     where = journal + (f" {volume}" if volume else "") + (f"({issue})" if issue else "") + (f": {pages}" if pages else "")
     if authors:
         parts = [f"{authors} ({year})" if year else authors, title, where]
@@ -325,7 +346,6 @@ def _citation(graph: _Index, study: str, *, title: str, doi: str, file: str) -> 
     parts.append(f"doi:{doi}" if doi else "")
     citation = ". ".join(p.strip() for p in parts if p.strip())
     citation = citation + "." if citation else ""  # the panel says there is none
-    family = graph.first(creators[0], _P.family_name) if creators else ""
     short = (_short(title) if title else
              " ".join(x for x in (family, year) if x) if family else
              " ".join(x for x in (journal, year, pages) if x) or Path(file).stem)
@@ -483,26 +503,36 @@ class _Resolver:
         return self.made[actor]
 
 
+def _study(graph: _Index, study: str) -> tuple[Node, Study, _Reference, str]:
+    """A record's node and panel (its `discusses` left empty), with its citation's parts and the
+    label of a commentary without a title ("" otherwise), from which _citation makes the same
+    node and panel text again."""
+    types = graph.types(study)
+    kind = "commentary" if _P.commentary in types else "study"
+    document_type = "Commentary" if _P.commentary in types else "Review" if _P.review in types else "Article"
+    file = graph.first(study, _P.source_file)
+    title = graph.first(study, _P.title)
+    doi = graph.first(study, _P.doi)
+    reference = _reference(graph, study)
+    citation, short = _citation(reference, title=title, doi=doi, file=file)
+    label = ""
+    if kind == "commentary" and not title:
+        cited = sorted(graph.first(c, _P.title) for c in graph.objects(study, _P.discusses))
+        label = _short("Commentary: " + cited[-1]) if cited and cited[-1] else ""
+    samples = tuple(sorted(graph.first(s, _P.label) for s in graph.objects(study, _P.has_sample_size)))
+    node = Node(study, kind, label or short, "", search=" ".join(x for x in (title, doi, file) if x))
+    info = Study(title=title, citation=citation, doi=doi, file=file, document_type=document_type,
+                 samples=samples, discusses=())
+    return node, info, reference, label
+
+
 def _project(graph: _Index, annotations: Iterable[Annotation]) -> Projection:
     study_iris = sorted({s for s, _ in graph.pairs(_P.source_file) if _is_iri(s)})
     study_set = set(study_iris)
     nodes: dict[str, Node] = {}
     studies_info: dict[str, Study] = {}
     for study in study_iris:
-        types = graph.types(study)
-        kind = "commentary" if _P.commentary in types else "study"
-        document_type = "Commentary" if _P.commentary in types else "Review" if _P.review in types else "Article"
-        file = graph.first(study, _P.source_file)
-        title = graph.first(study, _P.title)
-        doi = graph.first(study, _P.doi)
-        citation, short = _citation(graph, study, title=title, doi=doi, file=file)
-        if kind == "commentary" and not title:
-            cited = sorted(graph.first(c, _P.title) for c in graph.objects(study, _P.discusses))
-            short = _short("Commentary: " + cited[-1]) if cited and cited[-1] else short
-        samples = tuple(sorted(graph.first(s, _P.label) for s in graph.objects(study, _P.has_sample_size)))
-        nodes[study] = Node(study, kind, short, "", search=" ".join(x for x in (title, doi, file) if x))
-        studies_info[study] = Study(title=title, citation=citation, doi=doi, file=file,
-                                    document_type=document_type, samples=samples, discusses=())
+        nodes[study], studies_info[study], _, _ = _study(graph, study)
 
     folds: dict[str, set] = defaultdict(set)  # actor → its organisation types and roles
     for predicate in (_P.has_organisation_type, _P.has_role):
@@ -768,20 +798,32 @@ def layout(projection: Projection) -> dict[str, tuple[int, int]]:
 
 
 def _layout(projection: Projection, numbered: _Numbered) -> np.ndarray:
-    """Pixel positions (x, y) of the nodes in `numbered.order`.
+    """Pixel positions (x, y) of the nodes in `numbered.order`."""
+    return _positions(numbered.order, numbered.first_study, numbered.source, numbered.target,
+                      jitter=_jitter(numbered.order[numbered.first_study:]),
+                      edges=lambda: sorted(projection.edges), index=numbered.index)
+
+
+def _jitter(studies: list[str]) -> np.ndarray:
+    return np.array([_unit_pair(study) for study in studies], dtype=float).reshape(-1, 2)
+
+
+def _positions(order: list[str], first: int, source: np.ndarray, target: np.ndarray, *, jitter: np.ndarray,
+               edges: Callable[[], Iterable[tuple[str, str]]], index: Mapping[str, int]) -> np.ndarray:
+    """Pixel positions (x, y) of the nodes in `order` (concepts, then studies from `first` on),
+    given the edges as numbers into it (`source` → `target`, sorted), each study's jitter
+    (_unit_pair of its IRI), and, for small graphs only, the edges as sorted IRI pairs.
 
     Concepts are laid out by a seeded spring layout of the concepts (linked where studies name
     both), which is small whatever the corpus; each study sits at the centre of its concepts
     plus a small fixed jitter, so studies about the same things sit together (in both views).
     Small graphs are then relaxed by a seeded spring layout of the whole graph; big ones keep
     the placement (spring_layout is quadratic)."""
-    order, first = numbered.order, numbered.first_study
     if not order:
         return np.zeros((0, 2), dtype=np.int64)
-    concepts, studies = order[:first], order[first:]
-    source, target = numbered.source, numbered.target
+    concepts = order[:first]
     # Studies × concepts: which concepts each study links to.
-    named = np.zeros((len(studies), len(concepts)), dtype=np.float32)
+    named = np.zeros((len(order) - first, len(concepts)), dtype=np.float32)
     names = (source >= first) & (target < first)
     named[source[names] - first, target[names]] = 1
     # Concept pairs: studies naming both (exact in float32 below 2**24), plus one for each
@@ -800,7 +842,6 @@ def _layout(projection: Projection, numbered: _Numbered) -> np.ndarray:
     spread = 0.9 / math.sqrt(max(len(concepts), 1))
     anchors = named.sum(axis=1)
     centres = (named.astype(float) @ spots) / np.maximum(anchors, 1)[:, None]
-    jitter = np.array([_unit_pair(study) for study in studies], dtype=float).reshape(-1, 2)
     radius = spread * (0.35 + np.sqrt(jitter[:, 0])) * np.where(anchors > 0, 1, 3)
     angle = 2 * math.pi * jitter[:, 1]
     position = np.vstack([spots, centres + radius[:, None] * np.column_stack([np.cos(angle), np.sin(angle)])])
@@ -808,9 +849,8 @@ def _layout(projection: Projection, numbered: _Numbered) -> np.ndarray:
         by_iri = sorted(order)
         undirected = nx.Graph()
         undirected.add_nodes_from(by_iri)
-        undirected.add_edges_from(sorted(projection.edges))
-        row = numbered.index
-        start = {n: position[row[n]] for n in by_iri}
+        undirected.add_edges_from(edges())
+        start = {n: position[index[n]] for n in by_iri}
         # k: twice networkx's default spacing, so that the labels of hub concepts do not overlap.
         relaxed = nx.spring_layout(undirected, pos=start, seed=LAYOUT_SEED, iterations=60,
                                    k=2 / math.sqrt(len(order)))
