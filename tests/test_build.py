@@ -96,11 +96,11 @@ def test_a_failure_in_a_forked_job_is_reported_and_leaves_the_previous_outputs(t
     build_corpus(small_corpus, out)
     before = {path.name: path.read_bytes() for path in out.iterdir()}
 
-    def no_space(stream, **_):
-        stream.write("<!DOCTYPE html>")
+    def no_space(stream, page):
+        stream.write(page[:15])
         raise OSError(28, "No space left on device", str(out / "graph.html"))
 
-    monkeypatch.setattr(build_module, "write_html", no_space)  # the forked copy has it too
+    monkeypatch.setattr(build_module, "_write_page", no_space)  # the forked copy has it too
     with pytest.raises(OutputError) as raised:
         build_corpus(None, out, workers=2)
     assert str(raised.value) == (f"cannot write {out / 'graph.html'}: No space left on device; "

@@ -35,12 +35,12 @@ from commkg.documents import SHARED, DocumentIndex, Fixed, Section, Text, indent
 from commkg.errors import CommkgError, RecordError
 from commkg.evidence import Annotation, triple_count, turtle_entries
 from commkg.extract import RECORD_NODES, extract_record, is_study_iri
-from commkg.grouped import GroupReasoner, Locality, NotDecomposable, RecordReasoning, reason_records, split_by_owner
+from commkg.grouped import CorpusOwners, GroupReasoner, Locality, NotDecomposable, RecordReasoning, reason_records, split_by_owner
 from commkg.lexicon import CONCEPT, UNIT, Lexicon, load_lexicon
 from commkg.packing import Inference, PackedRecord, TermTable, pack, with_inference
 from commkg.reason import _TYPE, STUDY_LINKS, Ontology, compile_ontology, inconsistencies, knowledge_test, reason_knowledge
 from commkg.resources import data_path, ontology_file
-from commkg.visual import write_html
+from commkg.pagestate import PageIndex, PagePart, render_page_with_state
 from commkg.writing import (Blocks, Staged, TurtleForms, append_to_staged, commit_files, discard_files, render,
                             stage_files, subject_key)
 
@@ -200,6 +200,7 @@ class BuiltRecord(NamedTuple):
     local_facts: int  # triples about its own subjects
     evidence_triples: int
     shared_facts: list[Triple]  # its facts about nodes that records share
+    annotations: list[Annotation]
 
 
 def owner_of(record: int, key: tuple, study: str) -> int:
@@ -252,7 +253,8 @@ class AssertedGraph:
         self.records.append(BuiltRecord(
             path, Locality(study, record.base), unpacked.knowledge, record.concepts, reasoning,
             frozenset(record.inferred_prefixes or ()), tuple(record.prefixes), local_facts,
-            sum(triple_count(annotation) for annotation in unpacked.annotations), unpacked.shared_facts))
+            sum(triple_count(annotation) for annotation in unpacked.annotations), unpacked.shared_facts,
+            unpacked.annotations))
 
     def add_shared(self, triples: Iterable[Triple]) -> None:
         """Add triples about subjects that records share (the lexicon's descriptions of concepts)."""
@@ -543,16 +545,18 @@ def _build_corpus(corpus: Path | None, out_dir: Path, *, strict: bool, workers: 
     # priority (in the time the other two leave a core idle). Both receive the inferred triples
     # to finish. At 10,000 records reasoning, the page and the Turtle files take some 10 s each.
     turtle_writer = partial(_write_turtle, asserted, out_dir, ontology)
-    page_writer = partial(_stage_page, out_dir, facts, asserted.annotations)
+    page_writer = partial(_stage_page, out_dir, asserted)
     with _cleaned_up(background.start_receiving(turtle_writer, fork=parallel),
                      staged=lambda turtle: turtle.staged) as turtle_job, \
-         _cleaned_up(background.start_receiving(page_writer, fork=parallel, nice=_PAGE_NICENESS)) as page_job:
+         _cleaned_up(background.start_receiving(page_writer, fork=parallel, nice=_PAGE_NICENESS),
+                     staged=lambda page: page[0]) as page_job:
         if reason:
             compiled = asserted.ontology
             inference = _infer(asserted, lexicon, study_links=study_links)
             inferred = inference.triples
             lap("reason")
-        page_job.send(inferred)
+        page_job.send(None if inferred is None else PageInput(
+            inferred, inference.groups, inference.blocks.shared if inference.groups is not None else None))
         turtle_job.send(inference.blocks if reason else None)
         found = []
         if reason:
@@ -568,11 +572,11 @@ def _build_corpus(corpus: Path | None, out_dir: Path, *, strict: bool, workers: 
         if not incremental:
             buildstate.remove(out_dir)  # the files it describes are about to be replaced
         files = _write_outputs(out_dir, {PROVENANCE_FILE: provenance},
-                               also=[lambda: turtle.staged, page_job.result])
+                               also=[lambda: turtle.staged, lambda: page_job.result()[0]])
     lap("write")
     if incremental:
         _keep_state(corpus=corpus, out_dir=out_dir, asserted=asserted, inference=inference if reason else None,
-                    turtle=turtle, cache=cache, lexicon=lexicon, warnings=found)
+                    turtle=turtle, cache=cache, lexicon=lexicon, warnings=found, page=page_job.result()[1])
         lap("state")
     return BuildReport(corpus=corpus, out_dir=out_dir, records_built=built, errors=tuple(errors),
                        triples=len(asserted), files=files,
@@ -588,7 +592,7 @@ def _keep_state(*, inference: BuildInference | None, out_dir: Path, **build) -> 
     next time."""
     from commkg.incremental import full_build_state  # it imports this module
 
-    state = None if inference is None else full_build_state(inference=inference, out_dir=out_dir, page=None, **build)
+    state = None if inference is None else full_build_state(inference=inference, out_dir=out_dir, **build)
     try:
         if state is None:
             buildstate.remove(out_dir)
@@ -616,15 +620,64 @@ def _stopwatch(seconds: dict[str, float]) -> Callable[[str], None]:
 _PAGE_NICENESS = 10
 
 
-def _stage_page(out_dir: Path, facts: Iterable[Triple], annotations: Sequence[Annotation],
-                receive: Callable[[], Iterable[Triple]]) -> list[Staged]:
-    """Stage graph.html, the page of `facts` and of the inferred triples that `receive()`
-    gives: the page reads them after the facts, so it indexes those before they come."""
-    def inferred() -> Iterator[Triple]:
-        yield from receive() or ()  # None: no reasoning
+@dataclass(frozen=True)
+class PageInput:
+    """What the page's job receives once the build has reasoned."""
 
-    return stage_files({out_dir / PAGE_FILE: partial(
-        write_html, graph=itertools.chain(facts, inferred()), annotations=annotations)})
+    inferred: list[Triple]
+    groups: list[list[int]] | None  # the records reasoned together (grouped.py); None: as one whole
+    shared_inferred: list[Triple] | None  # those of `inferred` about shared nodes, when grouped
+
+
+def page_parts(records: Sequence[BuiltRecord], groups: Sequence[Sequence[int]] | None, *,
+               triples: Callable[[int], Iterable[Triple]] = lambda i: ()) -> list[PagePart]:
+    """The page's parts (pagestate.py): the records of each group together (no triple mentions
+    the own nodes of two groups), or every record in one part where the corpus was reasoned as
+    one whole (the study-to-study links tie them). `triples(i)`: record i's share of them."""
+    groups = groups if groups is not None else [list(range(len(records)))] if records else []
+    return [PagePart(studies=tuple((records[i].locality.study, records[i].locality.base) for i in group),
+                     triples=[t for i in group for t in triples(i)],
+                     annotations=[a for i in group for a in records[i].annotations])
+            for group in groups]
+
+
+def page_shared(owner: Callable[[Triple], int | None], *parts: Iterable[Triple]) -> list[Triple]:
+    """The triples of `parts` that mention no record's own node: the page's shared triples."""
+    return [t for part in parts for t in part if owner(t[0]) is None and owner(t[2]) is None]
+
+
+def _stage_page(out_dir: Path, asserted: AssertedGraph,
+                receive: Callable[[], PageInput | None]) -> tuple[list[Staged], str]:
+    """Stage graph.html, the page of the asserted facts and of the inferred triples that
+    `receive()` gives, and return its state (pagestate.py) as text: the page indexes the facts
+    before the inferred triples come."""
+    given: list[PageInput | None] = []
+
+    def inferred() -> Iterator[Triple]:
+        given.append(receive())  # None: no reasoning
+        yield from given[0].inferred if given[0] is not None else ()
+
+    index = PageIndex(itertools.chain(asserted.facts, inferred()))
+    value = given[0]
+    owners = CorpusOwners([record.locality for record in asserted.records])
+
+    def owner(term) -> int | None:
+        return owners.owner(term)
+
+    if value is None:
+        shared = page_shared(owner, asserted.shared)
+    elif value.groups is None:
+        shared = page_shared(owner, asserted.shared, value.inferred)
+    else:
+        shared = page_shared(owner, asserted.shared, value.shared_inferred)
+    page, state = render_page_with_state(
+        page_parts(asserted.records, None if value is None else value.groups), shared, index=index)
+    del index
+    return stage_files({out_dir / PAGE_FILE: partial(_write_page, page=page)}), state.dumps()
+
+
+def _write_page(stream: TextIO, page: str) -> None:
+    stream.write(page)
 
 
 @dataclass(frozen=True)

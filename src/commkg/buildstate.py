@@ -88,7 +88,7 @@ class BuildState:
     ontology: dict  # {"vocabulary": digest, "prefixes": [...], "size": n}: graph.trig's ontology graph
     declared: list[str]  # the prefixes graph.trig's header declares
     warnings: list[tuple[int, str, str]]  # (record by position, or -1 for a shared node; node; line)
-    page: dict | None = None  # the page's own state (visual.py), when it keeps one
+    page: str | None = None  # the page's own state (pagestate.py), as its text
 
     # ------------------------------------------------------------------ file
     def encode(self, *, scanned_ns: int) -> str:

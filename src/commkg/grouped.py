@@ -284,6 +284,26 @@ class _Owners:
         return self.owner(node) is not None
 
 
+class CorpusOwners:
+    """Which record of a whole corpus owns a node: its study, or the longest base that holds it
+    (a dict lookup per "/" of the IRI, where _Owners tries every base)."""
+
+    def __init__(self, members: Sequence[Locality]):
+        self.studies = {member.study: position for position, member in enumerate(members)}
+        self.bases = {member.base: position for position, member in enumerate(members)}
+
+    def owner(self, node) -> int | None:
+        if type(node) is Literal or type(node) is BNode:
+            return None
+        text = str.__str__(node)
+        found = self.studies.get(text)
+        at = len(text)
+        while found is None and at > 0:
+            at = text.rfind("/", 0, at)
+            found = self.bases.get(text[:at + 1]) if at >= 0 else None
+        return found
+
+
 def split_by_owner(triples: Iterable[Triple], members: Sequence[Locality]) -> tuple[list[list[Triple]], list[Triple]]:
     """`triples` of a group: those about each member's own nodes (by subject), and the rest
     (about shared nodes). Raises NotDecomposable for a blank node (whose would its block be?)."""

@@ -26,6 +26,7 @@ from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import nullcontext, suppress
+from functools import partial
 from datetime import datetime
 from pathlib import Path
 
@@ -36,9 +37,10 @@ from commkg.buildstate import BuildState, FileState, RecordState
 from commkg.cache import RecordCache, build_salt
 from commkg.documents import CannotPatch, Patch, plan_patch
 from commkg.errors import RecordError
-from commkg.grouped import ENTANGLED, Locality, NotDecomposable, RecordReasoning, reason_records, split_by_owner
+from commkg.grouped import ENTANGLED, CorpusOwners, Locality, NotDecomposable, RecordReasoning, reason_records, split_by_owner
 from commkg.lexicon import Lexicon
 from commkg.packing import PackedRecord, TermTable
+from commkg.pagestate import PagePart, PageState, PageStateError, StalePageState, update_page
 from commkg.reason import _TYPE, inconsistencies
 from commkg.writing import Staged, discard_files, render, stage_files, subject_key
 
@@ -54,7 +56,7 @@ DOCUMENTS = (build.ASSERTED_FILE, build.INFERRED_FILE, build.GRAPH_FILE, build.T
 
 def full_build_state(*, corpus: Path, asserted: build.AssertedGraph, inference: build.BuildInference,
                      turtle: build._Turtle, cache: RecordCache, lexicon: Lexicon, out_dir: Path,
-                     warnings: Sequence, page: dict | None) -> BuildState | None:
+                     warnings: Sequence, page: str | None) -> BuildState | None:
     """The state a full build leaves for the next incremental one; None where its output cannot
     be patched (reasoned as one whole)."""
     if inference.groups is None or turtle.indexes is None:
@@ -469,7 +471,8 @@ class _Patch:
             writing = [pool.submit(self._stage, name, plan) for name, plan in plans.items()]
             page: list[Staged] = []
             try:
-                page = self._page_in_full(built, record_states, own_by_new, shared_set, final_shared)
+                page, new_state.page = self._page(built, record_states, affected_new, affected_old, new_entries,
+                                                  new_unpacked, reasoned, shared_set, final_shared)
                 encoded = new_state.encode(scanned_ns=scanned)
                 staged = _results_of(writing)
             except BaseException:
@@ -557,31 +560,34 @@ class _Patch:
         with open(self.out_dir / name, "rb") as old:
             return stage_files({self.out_dir / name: lambda stream: plan.write(stream, old.fileno())}, binary=True)
 
-    def _page_in_full(self, built, record_states, own_by_new, shared_set, final_shared) -> list[Staged]:
-        """graph.html from every record's entry: the page of a full build, at a full build's cost."""
-        facts, annotations, inferred = set(shared_set), [], list(final_shared)
-        groups = defaultdict(list)
-        for new, record in enumerate(record_states):
-            groups[record.group].append(new)
-        own: dict[int, list] = dict(own_by_new)
-        unpacked = {}
-        for new, (i, old) in enumerate(built):
-            entry = self._entry(i, old)
-            unpacked[new] = self.terms.unpack(entry)
-        for members in groups.values():
-            if all(m in own for m in members):
-                continue
-            if len(members) == 1:
-                own[members[0]] = unpacked[members[0]].own_inferred
-                continue
-            owners = [Locality(record_states[m].study, record_states[m].base) for m in members]
-            found = build._group_reasoner().reason(itertools.chain.from_iterable(
-                self._knowledge(unpacked[m], self.entries[built[m][0]]) for m in members), owners)
-            for m, part in zip(members, split_by_owner(found.inferred, owners)[0]):
-                own[m] = part
-        for new in range(len(built)):
-            facts.update(unpacked[new].local_facts)
-            facts.update(unpacked[new].shared_facts)
-            annotations.extend(unpacked[new].annotations)
-            inferred.extend(own[new])
-        return build._stage_page(self.out_dir, facts, annotations, lambda: inferred)
+    def _page(self, built, record_states, affected_new, affected_old, new_entries, new_unpacked, reasoned,
+              shared_set, final_shared) -> tuple[list[Staged], str]:
+        """Stage graph.html, the old page updated (pagestate.py): the touched groups' parts out and
+        in again; and return the page's new state, as text."""
+        if self.state.page is None:
+            raise _Skip("the last build kept no state of its page")
+        try:
+            page_state = PageState.loads(self.state.page)
+        except PageStateError as error:
+            raise _Skip(f"the page's state cannot be used ({error})") from None
+        owners = CorpusOwners([Locality(r.study, r.base) for r in record_states])
+        owner = owners.owner
+        shared = build.page_shared(owner, shared_set, final_shared)
+        unchanged = set(shared) == set(page_state.shared)
+        parts = []
+        for k_group in reasoned.groups:
+            members = [affected_new[k] for k in k_group]
+            mine = set(members)
+            triples = [t for m in members for t in itertools.chain(
+                new_unpacked[m].local_facts, (t for t in new_unpacked[m].shared_facts if owner(t[2]) in mine))]
+            triples.extend(t for k in k_group for t in reasoned.own[k])
+            triples.extend(t for t in final_shared if owner(t[2]) in mine)
+            parts.append(PagePart(
+                studies=tuple((record_states[m].study, record_states[m].base) for m in members),
+                triples=triples, annotations=[a for m in members for a in new_unpacked[m].annotations]))
+        try:
+            html, page_state = update_page(page_state, removed=[self.state.records[old].study for old in affected_old],
+                                           added=parts, shared=None if unchanged else shared)
+        except (StalePageState, ValueError) as error:
+            raise _Skip(f"the page cannot be updated ({error})") from None
+        return stage_files({self.out_dir / build.PAGE_FILE: partial(build._write_page, page=html)}), page_state.dumps()
