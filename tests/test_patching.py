@@ -200,3 +200,12 @@ def test_the_cli_says_whether_it_patched(corpus, tmp_path):
     assert second.returncode == 0, second.stderr
     assert (f"commkg: 1 of {RECORDS} records extracted, the others taken from the cache; "
             "the previous output patched\n") in second.stderr
+
+
+def test_the_cache_keeps_one_entry_per_record(corpus, built, tmp_path):
+    CHANGES["an article edited"](corpus)
+    CHANGES["an article deleted"](corpus)
+    report = build(corpus, built, incremental=True)
+    assert patched(report)
+    entries = list((built / CACHE_DIR / "records").glob("*.json"))
+    assert len(entries) == report.records_built == RECORDS - 1

@@ -489,39 +489,43 @@ def build_corpus(
     Raises CorpusError for a corpus that is not a folder of records, OutputError when the output
     cannot be written; previous output files are left intact in every failure.
     """
+    started = datetime.now(timezone.utc)
+    corpus = Path(corpus) if corpus is not None else data_path("corpus")
+    out_dir = Path(out_dir)
+    paths = _record_paths(corpus)
+    _check_out_dir(out_dir)
+    workers = _worker_count(len(paths), workers)
+    seconds: dict[str, float] = {}
+    with collector_paused():
+        lexicon = load_lexicon()
+        not_patched = None
+        if incremental and reason and study_links is not True:
+            from commkg.incremental import patch_build  # it imports this module
+
+            patched, not_patched = patch_build(corpus, out_dir, paths, strict=strict, workers=workers,
+                                               progress=progress, started=started, lexicon=lexicon,
+                                               study_links=study_links, seconds=seconds)
+            if patched is not None:
+                return patched
+        elif incremental:
+            not_patched = "without reasoning, or with study-to-study links, the output is written anew"
+
     # validate imports export, which imports build: not at the top. And not in _build_corpus: the
     # frames of a first import stay alive until the next garbage collection, and would keep that
     # frame's millions of triples with them (at 10,000 records, 3 s more to free them).
     from commkg.validate import build_warnings
 
     with collector_paused():
-        return _build_corpus(corpus, out_dir, strict=strict, workers=workers, progress=progress,
+        return _build_corpus(corpus, out_dir, paths, strict=strict, workers=workers, progress=progress,
                              incremental=incremental, reason=reason, study_links=study_links,
-                             validation=build_warnings)
+                             validation=build_warnings, started=started, lexicon=lexicon, seconds=seconds,
+                             not_patched=not_patched)
 
 
-def _build_corpus(corpus: Path | None, out_dir: Path, *, strict: bool, workers: int | None,
+def _build_corpus(corpus: Path, out_dir: Path, paths: list[Path], *, strict: bool, workers: int,
                   progress: ProgressFactory | None, incremental: bool, reason: bool,
-                  study_links: bool | None, validation: Callable) -> BuildReport:
-    started = datetime.now(timezone.utc)
-    corpus = Path(corpus) if corpus is not None else data_path("corpus")
-    out_dir = Path(out_dir)
-    paths = _record_paths(corpus)
-    _check_out_dir(out_dir)
-
-    seconds: dict[str, float] = {}
-    workers = _worker_count(len(paths), workers)
-    lexicon = load_lexicon()
-    not_patched = None
-    if incremental and reason and study_links is not True:
-        from commkg.incremental import patch_build  # it imports this module
-
-        patched, not_patched = patch_build(corpus, out_dir, paths, strict=strict, workers=workers, progress=progress,
-                                           started=started, lexicon=lexicon, study_links=study_links, seconds=seconds)
-        if patched is not None:
-            return patched
-    elif incremental:
-        not_patched = "without reasoning, or with study-to-study links, the output is written anew"
+                  study_links: bool | None, validation: Callable, started: datetime, lexicon: Lexicon,
+                  seconds: dict[str, float], not_patched: str | None) -> BuildReport:
     lap = _stopwatch(seconds)
     cache = RecordCache(out_dir) if incremental else None
     parallel = workers > 1  # the build may use more than one process

@@ -19,13 +19,14 @@ from __future__ import annotations
 import json
 import os
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
 from rdflib import URIRef
 
 from commkg.cache import CACHE_DIR
-from commkg.documents import DocumentIndex, Run
+from commkg.documents import DocumentIndex, Runs
 from commkg.packing import TermTable, _row
 
 FORMAT = "commkg-build-state-1"
@@ -53,6 +54,9 @@ class RecordState:
     local_facts: int
     evidence_triples: int
     own_inferred: int
+    # Its four lists above as numbers into the loaded state's strings (BuildState.strings), kept
+    # so that saving again need not number them anew: most records are as they were.
+    numbers: tuple | None = field(default=None, compare=False, repr=False)
 
 
 @dataclass
@@ -89,11 +93,13 @@ class BuildState:
     declared: list[str]  # the prefixes graph.trig's header declares
     warnings: list[tuple[int, str, str]]  # (record by position, or -1 for a shared node; node; line)
     page: str | None = None  # the page's own state (pagestate.py), as its text
+    strings: list[str] = field(default_factory=list)  # what RecordState.numbers point at
 
     # ------------------------------------------------------------------ file
     def encode(self, *, scanned_ns: int) -> str:
-        """The state as JSON but for the files' stamps (`save` adds them): the costly part,
-        which an incremental build works out while the files are still being written. Records
+        """The state as JSON but for the files' stamps and the page's state (`save` adds them):
+        the costly part, which an incremental build works out while the files are still being
+        written. Records
         whose files changed since `scanned_ns` - 2 s get untrusted stamps (see _RECENT_NS)."""
         table: dict = {}
         rows: list = []
@@ -121,10 +127,19 @@ class BuildState:
                 key_rows.append(key[1] if key[0] == 0 and key[2:] == ("", "") else list(key))
             return found
 
-        strings: dict[str, int] = {}  # exposures, classes, prefixes: each said once, records point at them
-        string_rows: list[str] = []
+        # Exposures, classes, prefixes: each said once, records point at them. The loaded table
+        # is kept while most of it is in use, so that the records loaded keep their numbers.
+        string_rows = list(self.strings)
+        used = set().union(*(numbers for r in self.records if r.numbers is not None for numbers in r.numbers))
+        renumber = len(string_rows) > 2 * len(used) + 1000
+        if renumber:
+            string_rows = []
+        strings: dict[str, int] | None = None
 
         def numbered(items: list[str]) -> list[int]:
+            nonlocal strings
+            if strings is None:
+                strings = {text: n for n, text in enumerate(string_rows)}
             out = []
             for item in items:
                 found = strings.get(item)
@@ -138,30 +153,36 @@ class BuildState:
             if document is None:
                 return None
             return {"size": document.size, "fixed": document.fixed,
-                    "runs": {name: [[r.owner for r in runs], [key_number(r.first) for r in runs],
-                                    [key_number(r.last) for r in runs], [r.offset for r in runs],
-                                    [r.length for r in runs]] for name, runs in document.runs.items()}}
+                    "runs": {name: [runs.owner.tolist(), [key_number(k) for k in runs.first],
+                                    [key_number(k) for k in runs.last], runs.offset.tolist(), runs.length.tolist()]
+                             for name, runs in document.runs.items()}}
+
+        def lists(r: RecordState):
+            if r.numbers is not None and not renumber:
+                return r.numbers
+            return (numbered(r.exposures), numbered(r.prefixes), numbered(r.inferred_prefixes), numbered(r.classes))
 
         records = [[r.path, r.key, -1 if r.mtime >= scanned_ns - _RECENT_NS else r.size, r.mtime, r.study, r.base,
-                    r.group, numbered(r.exposures), numbered(r.prefixes), numbered(r.inferred_prefixes),
-                    numbered(r.classes), r.local_facts, r.evidence_triples, r.own_inferred] for r in self.records]
+                    r.group, *lists(r), r.local_facts, r.evidence_triples, r.own_inferred] for r in self.records]
         data = {
             "format": FORMAT, "salt": self.salt, "records": records,
             "shared_facts": triples(self.shared_facts), "shared_inferred": triples(self.shared_inferred),
             "concepts": dict(sorted(self.concepts.items())), "classes": dict(sorted(self.classes.items())),
             "indexes": {name: index(f.index) for name, f in self.files.items()},
             "ontology": self.ontology, "declared": sorted(self.declared),
-            "warnings": [list(w) for w in self.warnings], "page": self.page,
+            "warnings": [list(w) for w in self.warnings],
             "terms": rows, "keys": key_rows, "strings": string_rows,
         }
         # ASCII: a file name may not be UTF-8. dumps, not dump, whose encoder is Python's own.
         return json.dumps(data, separators=(",", ":"))
 
     def save(self, out_dir: Path, *, scanned_ns: int | None = None, encoded: str | None = None) -> None:
-        """Write the state atomically: `encoded` (what `encode` gave), or encoded now."""
+        """Write the state atomically: `encoded` (what `encode` gave), or encoded now, with the
+        files' stamps and the page's state, which come last."""
         text = encoded if encoded is not None else self.encode(scanned_ns=scanned_ns)
         stamps = {name: [f.size, f.mtime, f.inode] for name, f in self.files.items()}
-        text = text[:-1] + ',"stamps":' + json.dumps(stamps) + "}"  # the object `encode` closed, reopened
+        # The object `encode` closed, reopened for them:
+        text = text[:-1] + ',"stamps":' + json.dumps(stamps) + ',"page":' + json.dumps(self.page) + "}"
         folder = Path(out_dir) / CACHE_DIR
         folder.mkdir(parents=True, exist_ok=True)
         temporary = folder / f".{STATE_FILE}.{os.getpid()}.tmp"
@@ -200,9 +221,9 @@ class BuildState:
         def index(value) -> DocumentIndex | None:
             if value is None:
                 return None
-            runs = {name: [Run(owner, keys[first], keys[last], offset, length)
-                           for owner, first, last, offset, length in zip(*columns)]
-                    for name, columns in value["runs"].items()}
+            runs = {name: Runs(np.array(owner, dtype=np.int64), [keys[k] for k in first], [keys[k] for k in last],
+                               np.array(offset, dtype=np.int64), np.array(length, dtype=np.int64))
+                    for name, (owner, first, last, offset, length) in value["runs"].items()}
             return DocumentIndex(fixed={name: tuple(where) for name, where in value["fixed"].items()},
                                  runs=runs, size=int(value["size"]))
 
@@ -212,7 +233,8 @@ class BuildState:
                 raise ValueError("not a record state")
             records.append(RecordState(path, key, size, mtime, study, base, group, [strings[n] for n in exposures],
                                        [strings[n] for n in prefixes], [strings[n] for n in inferred_prefixes],
-                                       [strings[n] for n in classes], *counts))
+                                       [strings[n] for n in classes], *counts,
+                                       numbers=(exposures, prefixes, inferred_prefixes, classes)))
         return cls(
             salt=salt, records=records,
             shared_facts=triples(data["shared_facts"]), shared_inferred=triples(data["shared_inferred"]),
@@ -220,7 +242,7 @@ class BuildState:
             files={name: FileState(*data["stamps"][name], index(value)) for name, value in data["indexes"].items()},
             ontology=data["ontology"], declared=list(data["declared"]),
             warnings=[(int(owner), node, line) for owner, node, line in data["warnings"]],
-            page=data.get("page"))
+            page=data.get("page"), strings=strings)
 
 
 def remove(out_dir: Path) -> None:

@@ -129,6 +129,10 @@ class RecordCache:
             Path(temporary).unlink(missing_ok=True)
             raise
 
+    def remove(self, keys: set[str]) -> None:
+        for key in keys:
+            self._entry(key).unlink(missing_ok=True)
+
     def prune(self, keep: set[str]) -> int:
         """Remove every entry not in `keep` (records deleted or changed since); returns how many."""
         removed = 0

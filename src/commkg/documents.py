@@ -23,12 +23,15 @@ A new entry whose key falls inside a run of another record cannot be placed by b
 
 from __future__ import annotations
 
+import bisect
 import heapq
 import os
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from operator import itemgetter
 from typing import BinaryIO, NamedTuple
+
+import numpy as np
 
 from commkg.errors import CommkgError
 
@@ -50,6 +53,52 @@ class Run(NamedTuple):
     last: tuple  # and of its last
     offset: int  # in the file, in bytes
     length: int
+
+
+@dataclass
+class Runs:
+    """A section's runs as columns: a patch works out where tens of thousands of them go with
+    array arithmetic, not one Python step each."""
+
+    owner: np.ndarray  # int64, like offset and length
+    first: list[tuple]
+    last: list[tuple]
+    offset: np.ndarray
+    length: np.ndarray
+
+    @classmethod
+    def of(cls, runs: Sequence[Run]) -> Runs:
+        return cls(np.array([r.owner for r in runs], dtype=np.int64), [r.first for r in runs],
+                   [r.last for r in runs], np.array([r.offset for r in runs], dtype=np.int64),
+                   np.array([r.length for r in runs], dtype=np.int64))
+
+    @classmethod
+    def joined(cls, pieces: Sequence[Runs]) -> Runs:
+        """`pieces` one after the other, adjacent runs of one owner made one (as a whole
+        document's writing makes them)."""
+        owner = np.concatenate([p.owner for p in pieces]) if pieces else np.zeros(0, np.int64)
+        offset = np.concatenate([p.offset for p in pieces]) if pieces else np.zeros(0, np.int64)
+        length = np.concatenate([p.length for p in pieces]) if pieces else np.zeros(0, np.int64)
+        first = [key for p in pieces for key in p.first]
+        last = [key for p in pieces for key in p.last]
+        if len(owner) < 2:
+            return cls(owner, first, last, offset, length)
+        # A run continues the one before it: same owner, and its bytes right after.
+        continues = np.r_[False, (owner[1:] == owner[:-1]) & (offset[1:] == offset[:-1] + length[:-1])]
+        starts = np.flatnonzero(~continues)
+        ends = np.r_[starts[1:], len(owner)] - 1
+        return cls(owner[starts], [first[i] for i in starts.tolist()], [last[i] for i in ends.tolist()],
+                   offset[starts], np.add.reduceat(length, starts))
+
+    def __len__(self) -> int:
+        return len(self.owner)
+
+    def __iter__(self) -> Iterator[Run]:
+        return (Run(*fields) for fields in zip(self.owner.tolist(), self.first, self.last,
+                                                self.offset.tolist(), self.length.tolist()))
+
+    def __eq__(self, other) -> bool:
+        return isinstance(other, Runs) and list(self) == list(other)
 
 
 @dataclass(frozen=True)
@@ -82,7 +131,7 @@ class DocumentIndex:
     """Where a document's fixed pieces and sections' runs lie (JSON-able through `to_json`)."""
 
     fixed: dict[str, tuple[int, int]] = field(default_factory=dict)  # name → (offset, length)
-    runs: dict[str, list[Run]] = field(default_factory=dict)  # section name → its runs, in order
+    runs: dict[str, Runs] = field(default_factory=dict)  # section name → its runs, in order
     size: int = 0
 
     def to_json(self) -> dict:
@@ -93,8 +142,8 @@ class DocumentIndex:
     @classmethod
     def from_json(cls, data: dict) -> DocumentIndex:
         return cls(fixed={name: (int(o), int(n)) for name, (o, n) in data["fixed"].items()},
-                   runs={name: [Run(int(owner), tuple(first), tuple(last), int(offset), int(length))
-                                for owner, first, last, offset, length in runs]
+                   runs={name: Runs.of([Run(int(owner), tuple(first), tuple(last), int(offset), int(length))
+                                        for owner, first, last, offset, length in runs])
                          for name, runs in data["runs"].items()},
                    size=int(data["size"]))
 
@@ -200,12 +249,12 @@ class _RunWriter:
         self.output.write(data)
         self._texts = []
 
-    def copy(self, run: Run, owner: int) -> None:
-        """An old run, as it was (`owner`: its record's number in the new document)."""
+    def taken(self) -> Runs:
+        """The runs written since the last call, ended."""
         self.end()
         self._owner = SHARED
-        self.runs.append(Run(owner, run.first, run.last, self.output.offset, run.length))
-        self.output.copy(run.offset, run.length)
+        runs, self.runs = Runs.of(self.runs), []
+        return runs
 
 
 def write_pieces(stream: BinaryIO, pieces: Iterable[Piece], *, offset: int = 0,
@@ -226,7 +275,7 @@ def write_pieces(stream: BinaryIO, pieces: Iterable[Piece], *, offset: int = 0,
             for key, text, owner in _merged(piece.parts):
                 writer.entry(key, text, owner)
             writer.end()
-            index.runs[piece.name] = writer.runs
+            index.runs[piece.name] = Runs.of(writer.runs)
     output.flush()
     index.size = output.offset
     return index
@@ -292,6 +341,7 @@ def plan_patch(pieces: Iterable[Piece], *, old_index: DocumentIndex, owners: Map
     document `write_pieces` would write."""
     index = index or DocumentIndex()
     output = _Plan(offset)
+    renumber = _renumbering(owners)
     for piece in pieces:
         if isinstance(piece, Text):
             output.write(piece.text.encode("utf-8"))
@@ -309,8 +359,7 @@ def plan_patch(pieces: Iterable[Piece], *, old_index: DocumentIndex, owners: Map
         else:
             if piece.name not in old_index.runs:
                 raise CannotPatch(f"the previous document has no section {piece.name}")
-            kept = [run for run in old_index.runs[piece.name] if run.owner in owners]
-            index.runs[piece.name] = _patch_section(output, piece, kept, owners)
+            index.runs[piece.name] = _patch_section(output, piece, old_index.runs[piece.name], renumber)
     index.size = output.offset
     return Patch(output.steps, index)
 
@@ -322,35 +371,46 @@ def patch_pieces(stream: BinaryIO, pieces: Iterable[Piece], *, old: int, old_ind
     return plan_patch(pieces, old_index=old_index, owners=owners).write(stream, old)
 
 
-def _patch_section(output, piece: Section, kept: list[Run], owners: Mapping[int, int]) -> list[Run]:
+def _renumbering(owners: Mapping[int, int]) -> np.ndarray:
+    """`owners` as an array: old number → new, -1 for an owner not kept."""
+    table = np.full(max(owners, default=-1) + 2, -1, dtype=np.int64)
+    if owners:
+        table[np.fromiter(owners.keys(), np.int64, len(owners))] = np.fromiter(owners.values(), np.int64, len(owners))
+    return table
+
+
+def _patch_section(output: _Plan, piece: Section, old: Runs, renumber: np.ndarray) -> Runs:
+    """The section's new entries placed among the kept runs of the old one by key (a binary
+    search each), the kept runs between two new entries copied as one."""
+    owner = renumber[np.minimum(old.owner, len(renumber) - 1)] if len(old) else old.owner
+    keep = np.flatnonzero(owner >= 0)
+    kept_first = [old.first[i] for i in keep.tolist()]
     writer = _RunWriter(output, piece.indent)
-    runs = iter(kept)
-    run = next(runs, None)
-    previous_last = None  # the last key of the last run copied
-    for key, text, owner in _merged(piece.parts):
-        while run is not None and run.first < key:
-            if run.last > key:
-                raise CannotPatch(f"a new block ({key[1]}) sorts inside the blocks of another record")
-            writer.copy(run, owners[run.owner])
-            previous_last = run.last
-            run = next(runs, None)
-        if previous_last is not None and previous_last > key:
+    pieces: list[Runs] = []
+    done = 0  # kept runs copied so far
+
+    def copy_kept(upto: int) -> None:
+        nonlocal done
+        if upto <= done:
+            return
+        pieces.append(writer.taken())
+        chosen = keep[done:upto]
+        offset, length = old.offset[chosen], old.length[chosen]
+        starts = np.r_[0, np.cumsum(length)[:-1]] + output.offset
+        pieces.append(Runs(owner[chosen], [old.first[i] for i in chosen.tolist()],
+                           [old.last[i] for i in chosen.tolist()], starts, length))
+        # Runs that lie one after the other in the old file are copied together.
+        breaks = np.flatnonzero(offset[1:] != offset[:-1] + length[:-1]) + 1
+        for begin, end in zip(np.r_[0, breaks].tolist(), np.r_[breaks, len(chosen)].tolist()):
+            output.copy(int(offset[begin]), int(length[begin:end].sum()))
+        done = upto
+
+    for key, text, entry_owner in _merged(piece.parts):
+        at = bisect.bisect_left(kept_first, key)
+        if at > 0 and old.last[keep[at - 1]] > key:
             raise CannotPatch(f"a new block ({key[1]}) sorts inside the blocks of another record")
-        writer.entry(key, text, owner)
-    while run is not None:
-        writer.copy(run, owners[run.owner])
-        run = next(runs, None)
-    writer.end()
-    return _joined(writer.runs)
-
-
-def _joined(runs: list[Run]) -> list[Run]:
-    """Adjacent runs of one owner as one (a copied run next to new entries of its record)."""
-    joined: list[Run] = []
-    for run in runs:
-        last = joined[-1] if joined else None
-        if last is not None and last.owner == run.owner and last.offset + last.length == run.offset:
-            joined[-1] = Run(run.owner, last.first, run.last, last.offset, last.length + run.length)
-        else:
-            joined.append(run)
-    return joined
+        copy_kept(at)
+        writer.entry(key, text, entry_owner)
+    copy_kept(len(keep))
+    pieces.append(writer.taken())
+    return Runs.joined(pieces)

@@ -21,20 +21,22 @@ from __future__ import annotations
 import hashlib
 import itertools
 import os
+import re
+import threading
 import time
 from collections import Counter, defaultdict
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import nullcontext, suppress
+from contextlib import contextmanager, nullcontext, suppress
 from functools import partial
 from datetime import datetime
 from pathlib import Path
 
 from rdflib import URIRef
 
-from commkg import build
+from commkg import background, build
 from commkg.buildstate import BuildState, FileState, RecordState
-from commkg.cache import RecordCache, build_salt
+from commkg.cache import CACHE_DIR, RecordCache, build_salt
 from commkg.documents import CannotPatch, Patch, plan_patch
 from commkg.errors import RecordError
 from commkg.grouped import ENTANGLED, CorpusOwners, Locality, NotDecomposable, RecordReasoning, reason_records, split_by_owner
@@ -42,7 +44,7 @@ from commkg.lexicon import Lexicon
 from commkg.packing import PackedRecord, TermTable
 from commkg.pagestate import PagePart, PageState, PageStateError, StalePageState, update_page
 from commkg.reason import _TYPE, inconsistencies
-from commkg.writing import Staged, discard_files, render, stage_files, subject_key
+from commkg.writing import Staged, _alive, discard_files, render, stage_files, subject_key
 
 Triple = tuple
 
@@ -143,6 +145,48 @@ def _digest(triples: Iterable[Triple]) -> str:
 
 # ----------------------------------------------------------------------------- the patch
 
+@contextmanager
+def _old_files_freed_later(out_dir: Path, names: Sequence[str]) -> Iterator[Callable[[], None]]:
+    """Replacing a file frees its old blocks then and there (a gigabyte at 10,000 records,
+    a fifth of a second): keep a second link to each old file until the new ones are in
+    place (the caller says so through the function it is given), and remove those links in a
+    thread while the build finishes, by the end of the `with`."""
+    folder = out_dir / CACHE_DIR
+    for leftover in folder.glob(".previous-*"):  # of a build that was killed before it removed them
+        match = re.fullmatch(r"\.previous-.+\.(\d+)", leftover.name)
+        if match and not _alive(int(match.group(1))):
+            leftover.unlink(missing_ok=True)
+    links = []
+    try:
+        for name in names:
+            link = folder / f".previous-{name}.{os.getpid()}"
+            link.unlink(missing_ok=True)
+            with suppress(OSError):  # no hard links here: the file is freed when it is replaced
+                os.link(out_dir / name, link)
+                links.append(link)
+    except BaseException:
+        _unlink(links)
+        raise
+    freeing: list[threading.Thread] = []
+
+    def replaced() -> None:
+        freeing.append(threading.Thread(target=_unlink, args=(links,), name="commkg-free"))
+        freeing[0].start()
+
+    try:
+        yield replaced
+    finally:
+        if freeing:
+            freeing[0].join()
+        else:
+            _unlink(links)
+
+
+def _unlink(paths: Iterable[Path]) -> None:
+    for path in paths:
+        path.unlink(missing_ok=True)
+
+
 def _results_of(futures: Iterable) -> list[Staged]:
     """What every future staged; when one failed, the others' files removed and its error raised."""
     staged: list[Staged] = []
@@ -196,17 +240,27 @@ class _Patch:
             raise _Skip("the output files are not those the state describes")
         if any(w[0] == -1 for w in state.warnings):
             raise _Skip("a node that records share was inconsistent")
+        if state.page is None:
+            raise _Skip("the last build kept no state of its page")
         self.state = state
-        scanned = time.time_ns()
-        with (progress(len(self.paths)) if progress else nullcontext(build._NoProgress())) as bar:
-            built, errors = self._scan(bar)
-        lap("extract")
-        if self.study_links or (self.study_links is None and len(built) <= build.STUDY_LINKS_UP_TO_RECORDS):
-            raise _Skip("study-to-study links tie every record to every other")
-        from commkg.validate import CHECKED_IN_BUILD_UP_TO_RECORDS
-        if len(built) <= CHECKED_IN_BUILD_UP_TO_RECORDS:
-            raise _Skip("a corpus this small is checked against the SHACL shapes in full")
-        return self._patch(built, errors, scanned, started, lap)
+        # A forked copy of this process reads the page's state meanwhile, and updates the page
+        # once it is sent what changed (before any thread starts: a process with threads must not fork).
+        self.page_job = background.start_receiving(partial(_updated_page, self.out_dir, state.page), fork=True)
+        try:
+            scanned = time.time_ns()
+            with (progress(len(self.paths)) if progress else nullcontext(build._NoProgress())) as bar:
+                built, errors = self._scan(bar)
+            lap("extract")
+            if self.study_links or (self.study_links is None and len(built) <= build.STUDY_LINKS_UP_TO_RECORDS):
+                raise _Skip("study-to-study links tie every record to every other")
+            from commkg.validate import CHECKED_IN_BUILD_UP_TO_RECORDS
+            if len(built) <= CHECKED_IN_BUILD_UP_TO_RECORDS:
+                raise _Skip("a corpus this small is checked against the SHACL shapes in full")
+            return self._patch(built, errors, scanned, started, lap)
+        except BaseException:
+            with suppress(BaseException):  # the page's job ends (NothingSent), its file is removed
+                discard_files(self.page_job.result()[0])
+            raise
 
     # ------------------------------------------------------------------ which records
     def _scan(self, bar) -> tuple[list[tuple[int, int | None]], list[RecordError]]:
@@ -379,6 +433,8 @@ class _Patch:
         final_shared = build._group_reasoner().combine(shared_inferred, shared_knowledge=shared_set, classes=class_terms)
         warnings = self._warnings(affected_new, affected_old, built, new_entries, new_unpacked, reasoned,
                                   shared_set, final_shared)
+        self.page_job.send(self._page_changes(built, affected_new, affected_old, new_entries, new_unpacked,
+                                              reasoned, shared_set, final_shared))
         lap("check")
 
         # The records' new blocks, numbered as in the new output.
@@ -413,7 +469,9 @@ class _Patch:
                     own_inferred=len(own_by_new[new])))
             else:
                 previous = state.records[old]
-                record_states.append(RecordState(**{**previous.__dict__, "group": None}))  # set below
+                _, size, mtime = self.keys[i]  # read again if its stamp was not trusted
+                record_states.append(RecordState(**{**previous.__dict__, "size": size, "mtime": mtime,
+                                                    "group": None}))  # the group: set below
                 owners[2 * old], owners[2 * old + 1] = 2 * new, 2 * new + 1
             prefixes.update(record_states[-1].prefixes)
             inferred_prefixes.update(record_states[-1].inferred_prefixes)
@@ -462,21 +520,23 @@ class _Patch:
             shared_inferred=shared_inferred, classes=classes,
             files={**{name: FileState(0, 0, 0, plan.index) for name, plan in plans.items()},
                    build.PAGE_FILE: FileState(0, 0, 0, None)},
-            ontology=ontology_info, declared=sorted(declared), warnings=warnings, page=None)
+            ontology=ontology_info, declared=sorted(declared), warnings=warnings, page=None, strings=state.strings)
         lap("plan")
 
         # The documents are written by threads (copies and fsync in the kernel) while this one
-        # makes the page and the state.
+        # encodes the state and the page's job updates the page.
+        page_job = self.page_job
+        page: list[Staged] = []
         with ThreadPoolExecutor(max_workers=len(plans)) as pool:
             writing = [pool.submit(self._stage, name, plan) for name, plan in plans.items()]
-            page: list[Staged] = []
             try:
-                page, new_state.page = self._page(built, record_states, affected_new, affected_old, new_entries,
-                                                  new_unpacked, reasoned, shared_set, final_shared)
                 encoded = new_state.encode(scanned_ns=scanned)
+                page, new_state.page = page_job.result()
                 staged = _results_of(writing)
             except BaseException:
                 discard_files(page)
+                with suppress(BaseException):
+                    discard_files(page_job.result()[0])
                 for future in writing:
                     with suppress(BaseException):
                         discard_files(future.result())
@@ -486,12 +546,17 @@ class _Patch:
         sizes = {"ontology": ontology_info["size"], "asserted": local_facts + len(shared_set) - len(vocabulary),
                  "evidence": evidence_triples, "inferred": inferred_count}
         provenance = build._provenance_writer(corpus=self.corpus, records=len(built), started=started, graph_sizes=sizes)
-        files = build._write_outputs(self.out_dir, {build.PROVENANCE_FILE: provenance},
-                                     also=[lambda: staged, lambda: page])
-        lap("write")
-        new_state.save(self.out_dir, encoded=encoded)
-        self.cache.prune({key[0] for key in self.keys if key is not None})
-        lap("state")
+        with _old_files_freed_later(self.out_dir, [*documents, build.PAGE_FILE]) as replaced:
+            files = build._write_outputs(self.out_dir, {build.PROVENANCE_FILE: provenance},
+                                         also=[lambda: staged, lambda: page])
+            replaced()
+            lap("write")
+            new_state.save(self.out_dir, encoded=encoded)
+            # The entries of the records changed or gone (a full build prunes whatever else is stale).
+            current = {key[0] for key in self.keys if key is not None}
+            kept = {old for _, old in built if old is not None}
+            self.cache.remove({r.key for old, r in enumerate(state.records) if old not in kept} - current)
+            lap("state")
         return build.BuildReport(
             corpus=self.corpus, out_dir=self.out_dir, records_built=len(built), errors=tuple(errors),
             triples=local_facts + len(shared_set) + evidence_triples, files=files, records_extracted=self.extracted,
@@ -560,20 +625,14 @@ class _Patch:
         with open(self.out_dir / name, "rb") as old:
             return stage_files({self.out_dir / name: lambda stream: plan.write(stream, old.fileno())}, binary=True)
 
-    def _page(self, built, record_states, affected_new, affected_old, new_entries, new_unpacked, reasoned,
-              shared_set, final_shared) -> tuple[list[Staged], str]:
-        """Stage graph.html, the old page updated (pagestate.py): the touched groups' parts out and
-        in again; and return the page's new state, as text."""
-        if self.state.page is None:
-            raise _Skip("the last build kept no state of its page")
-        try:
-            page_state = PageState.loads(self.state.page)
-        except PageStateError as error:
-            raise _Skip(f"the page's state cannot be used ({error})") from None
-        owners = CorpusOwners([Locality(r.study, r.base) for r in record_states])
-        owner = owners.owner
-        shared = build.page_shared(owner, shared_set, final_shared)
-        unchanged = set(shared) == set(page_state.shared)
+    def _page_changes(self, built, affected_new, affected_old, new_entries, new_unpacked, reasoned,
+                      shared_set, final_shared) -> tuple[list[str], list[PagePart], list[Triple]]:
+        """What `_updated_page` is sent: the studies of the touched groups as they were, their
+        parts as they are, and the page's shared triples."""
+        localities = [Locality(self.state.records[old].study, self.state.records[old].base) if old is not None
+                      else Locality(new_entries[new].terms[new_entries[new].study], new_entries[new].base)
+                      for new, (_, old) in enumerate(built)]
+        owner = CorpusOwners(localities).owner
         parts = []
         for k_group in reasoned.groups:
             members = [affected_new[k] for k in k_group]
@@ -583,11 +642,24 @@ class _Patch:
             triples.extend(t for k in k_group for t in reasoned.own[k])
             triples.extend(t for t in final_shared if owner(t[2]) in mine)
             parts.append(PagePart(
-                studies=tuple((record_states[m].study, record_states[m].base) for m in members),
+                studies=tuple((localities[m].study, localities[m].base) for m in members),
                 triples=triples, annotations=[a for m in members for a in new_unpacked[m].annotations]))
-        try:
-            html, page_state = update_page(page_state, removed=[self.state.records[old].study for old in affected_old],
-                                           added=parts, shared=None if unchanged else shared)
-        except (StalePageState, ValueError) as error:
-            raise _Skip(f"the page cannot be updated ({error})") from None
-        return stage_files({self.out_dir / build.PAGE_FILE: partial(build._write_page, page=html)}), page_state.dumps()
+        removed = [self.state.records[old].study for old in affected_old]
+        return removed, parts, build.page_shared(owner, shared_set, final_shared)
+
+
+def _updated_page(out_dir: Path, text: str, receive: Callable) -> tuple[list[Staged], str]:
+    """Stage graph.html, the last build's page (`text`: its state, pagestate.py) with the parts
+    of the touched groups taken out and put in again (what `receive()` gives: _page_changes);
+    and return the page's new state, as text."""
+    try:
+        state = PageState.loads(text)
+    except PageStateError as error:
+        raise _Skip(f"the page's state cannot be used ({error})") from None
+    removed, parts, shared = receive()
+    try:
+        html, state = update_page(state, removed=removed, added=parts,
+                                  shared=None if set(shared) == set(state.shared) else shared)
+    except (StalePageState, ValueError) as error:
+        raise _Skip(f"the page cannot be updated ({error})") from None
+    return stage_files({out_dir / build.PAGE_FILE: partial(build._write_page, page=html)}), state.dumps()

@@ -140,7 +140,9 @@ class Matcher:
                 first_word = form
                 pattern = f"(?P<f{i}>{re.escape(form)})"
             grouped[first_word[: self._PREFIX].lower()].append(pattern)
-        self._groups = {key: re.compile("|".join(patterns)) for key, patterns in grouped.items()}
+        # Each group's regex is compiled the first time a text needs it: a build that extracts
+        # one record (incremental.py) needs a fraction of them.
+        self._groups: dict[str, str | re.Pattern] = {key: "|".join(patterns) for key, patterns in grouped.items()}
         self._prefix_lengths = sorted({len(key) for key in self._groups}, reverse=True)
         # Where a match may start: each word (whole-word forms), or each character that starts a
         # key. Both are found by a regular expression that begins with a character set, which
@@ -158,7 +160,10 @@ class Matcher:
         for start in self._starts_at.finditer(text):
             position = start.start()
             for length in lengths:
-                group = groups.get(text[position: position + length].lower())
+                key = text[position: position + length].lower()
+                group = groups.get(key)
+                if group.__class__ is str:
+                    group = groups[key] = re.compile(group)
                 m = group.match(text, position) if group else None
                 if m:
                     name = m.lastgroup
