@@ -21,13 +21,11 @@ from __future__ import annotations
 import hashlib
 import itertools
 import os
-import re
-import threading
 import time
 from collections import Counter, defaultdict
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager, nullcontext, suppress
+from contextlib import nullcontext, suppress
 from functools import partial
 from datetime import datetime
 from pathlib import Path
@@ -36,7 +34,7 @@ from rdflib import URIRef
 
 from commkg import background, build
 from commkg.buildstate import BuildState, FileState, RecordState
-from commkg.cache import CACHE_DIR, RecordCache, build_salt
+from commkg.cache import RecordCache, build_salt
 from commkg.documents import CannotPatch, Patch, plan_patch
 from commkg.errors import RecordError
 from commkg.grouped import ENTANGLED, CorpusOwners, Locality, NotDecomposable, RecordReasoning, reason_records, split_by_owner
@@ -44,7 +42,7 @@ from commkg.lexicon import Lexicon
 from commkg.packing import PackedRecord, TermTable
 from commkg.pagestate import PagePart, PageState, PageStateError, StalePageState, update_page
 from commkg.reason import _TYPE, inconsistencies
-from commkg.writing import Staged, _alive, discard_files, render, stage_files, subject_key
+from commkg.writing import Staged, discard_files, render, stage_files, subject_key
 
 Triple = tuple
 
@@ -144,48 +142,6 @@ def _digest(triples: Iterable[Triple]) -> str:
 
 
 # ----------------------------------------------------------------------------- the patch
-
-@contextmanager
-def _old_files_freed_later(out_dir: Path, names: Sequence[str]) -> Iterator[Callable[[], None]]:
-    """Replacing a file frees its old blocks then and there (a gigabyte at 10,000 records,
-    a fifth of a second): keep a second link to each old file until the new ones are in
-    place (the caller says so through the function it is given), and remove those links in a
-    thread while the build finishes, by the end of the `with`."""
-    folder = out_dir / CACHE_DIR
-    for leftover in folder.glob(".previous-*"):  # of a build that was killed before it removed them
-        match = re.fullmatch(r"\.previous-.+\.(\d+)", leftover.name)
-        if match and not _alive(int(match.group(1))):
-            leftover.unlink(missing_ok=True)
-    links = []
-    try:
-        for name in names:
-            link = folder / f".previous-{name}.{os.getpid()}"
-            link.unlink(missing_ok=True)
-            with suppress(OSError):  # no hard links here: the file is freed when it is replaced
-                os.link(out_dir / name, link)
-                links.append(link)
-    except BaseException:
-        _unlink(links)
-        raise
-    freeing: list[threading.Thread] = []
-
-    def replaced() -> None:
-        freeing.append(threading.Thread(target=_unlink, args=(links,), name="commkg-free"))
-        freeing[0].start()
-
-    try:
-        yield replaced
-    finally:
-        if freeing:
-            freeing[0].join()
-        else:
-            _unlink(links)
-
-
-def _unlink(paths: Iterable[Path]) -> None:
-    for path in paths:
-        path.unlink(missing_ok=True)
-
 
 def _results_of(futures: Iterable) -> list[Staged]:
     """What every future staged; when one failed, the others' files removed and its error raised."""
@@ -546,17 +502,15 @@ class _Patch:
         sizes = {"ontology": ontology_info["size"], "asserted": local_facts + len(shared_set) - len(vocabulary),
                  "evidence": evidence_triples, "inferred": inferred_count}
         provenance = build._provenance_writer(corpus=self.corpus, records=len(built), started=started, graph_sizes=sizes)
-        with _old_files_freed_later(self.out_dir, [*documents, build.PAGE_FILE]) as replaced:
-            files = build._write_outputs(self.out_dir, {build.PROVENANCE_FILE: provenance},
-                                         also=[lambda: staged, lambda: page])
-            replaced()
-            lap("write")
-            new_state.save(self.out_dir, encoded=encoded)
-            # The entries of the records changed or gone (a full build prunes whatever else is stale).
-            current = {key[0] for key in self.keys if key is not None}
-            kept = {old for _, old in built if old is not None}
-            self.cache.remove({r.key for old, r in enumerate(state.records) if old not in kept} - current)
-            lap("state")
+        files = build._write_outputs(self.out_dir, {build.PROVENANCE_FILE: provenance},
+                                     also=[lambda: staged, lambda: page])
+        lap("write")
+        new_state.save(self.out_dir, encoded=encoded)
+        # The entries of the records changed or gone (a full build prunes whatever else is stale).
+        current = {key[0] for key in self.keys if key is not None}
+        kept = {old for _, old in built if old is not None}
+        self.cache.remove({r.key for old, r in enumerate(state.records) if old not in kept} - current)
+        lap("state")
         return build.BuildReport(
             corpus=self.corpus, out_dir=self.out_dir, records_built=len(built), errors=tuple(errors),
             triples=local_facts + len(shared_set) + evidence_triples, files=files, records_extracted=self.extracted,
