@@ -17,7 +17,7 @@ from pathlib import Path
 
 from rdflib import URIRef
 
-from commkg.corpus import find_records, read_record
+from commkg.corpus import read_record
 from commkg.errors import CommkgError
 from commkg.extract import Extraction, extract_record
 from commkg.lexicon import load_lexicon

@@ -31,7 +31,7 @@ from commkg import background, buildstate
 from commkg.bulk import collector_paused
 from commkg.cache import RecordCache
 from commkg.corpus import find_records, read_record
-from commkg.documents import SHARED, DocumentIndex, Fixed, Section, Text, indented, write_pieces
+from commkg.documents import SHARED, DocumentIndex, Fixed, Section, Text, write_pieces
 from commkg.errors import CommkgError, RecordError
 from commkg.evidence import Annotation, triple_count, turtle_entries
 from commkg.extract import RECORD_NODES, extract_record, is_study_iri
@@ -41,8 +41,8 @@ from commkg.packing import Inference, PackedRecord, TermTable, pack, with_infere
 from commkg.reason import _TYPE, STUDY_LINKS, Ontology, compile_ontology, inconsistencies, knowledge_test, reason_knowledge
 from commkg.resources import data_path, ontology_file
 from commkg.pagestate import PageIndex, PagePart, render_page_with_state
-from commkg.writing import (Blocks, Staged, TurtleForms, append_to_staged, commit_files, discard_files, render,
-                            stage_files, subject_key)
+from commkg.writing import (Blocks, Staged, TurtleForms, append_to_staged, commit_files, discard_files, indented,
+                            render, stage_files, subject_key)
 
 Triple = tuple
 T = TypeVar("T")

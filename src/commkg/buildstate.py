@@ -23,11 +23,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
-from rdflib import URIRef
 
 from commkg.cache import CACHE_DIR
 from commkg.documents import DocumentIndex, Runs
-from commkg.packing import TermTable, _row
+from commkg.packing import Rows, TermTable
 
 FORMAT = "commkg-build-state-1"
 STATE_FILE = "state.json"
@@ -99,18 +98,10 @@ class BuildState:
     def encode(self, *, scanned_ns: int) -> str:
         """The state as JSON but for the files' stamps and the page's state (`save` adds them):
         the costly part, which an incremental build works out while the files are still being
-        written. Records
-        whose files changed since `scanned_ns` - 2 s get untrusted stamps (see _RECENT_NS)."""
-        table: dict = {}
-        rows: list = []
-
-        def number(term) -> int:
-            key = str.__str__(term) if isinstance(term, URIRef) else _row(term)
-            found = table.get(key)
-            if found is None:
-                found = table[key] = len(rows)
-                rows.append(key if type(key) is str else list(key))
-            return found
+        written. Records whose files changed since `scanned_ns` - 2 s get untrusted stamps
+        (see _RECENT_NS)."""
+        terms = Rows()
+        number = terms.number
 
         def triples(counter: Counter) -> list:
             return [[number(s), number(p), number(o), n] for (s, p, o), n in sorted(
@@ -171,7 +162,7 @@ class BuildState:
             "indexes": {name: index(f.index) for name, f in self.files.items()},
             "ontology": self.ontology, "declared": sorted(self.declared),
             "warnings": [list(w) for w in self.warnings],
-            "terms": rows, "keys": key_rows, "strings": string_rows,
+            "terms": terms.rows, "keys": key_rows, "strings": string_rows,
         }
         # ASCII: a file name may not be UTF-8. dumps, not dump, whose encoder is Python's own.
         return json.dumps(data, separators=(",", ":"))

@@ -4,7 +4,7 @@ each record's blocks lie, or patched from the previous file by copying its byte 
 A document (asserted.ttl, graph.trig …) is a sequence of pieces: plain text (the @prefix
 header, a TriG graph's opening line), a *fixed* piece that is kept whole (TriG's ontology
 graph), and *sections*: the subject blocks of several parts merged in subject order, as
-writing.write_blocks writes them ("\\n" + block each, indented in a TriG graph). Every entry of
+writing.write_blocks_lines writes them ("\\n" + block each, indented in a TriG graph). Every entry of
 a section is (subject key, block text, owner): the owner is the number of the record whose
 blocks these are, or SHARED for the blocks about nodes that records share (concepts, journals
 …), which are few and rendered again at every build.
@@ -34,6 +34,7 @@ from typing import BinaryIO, NamedTuple
 import numpy as np
 
 from commkg.errors import CommkgError
+from commkg.writing import indented
 
 SHARED = -1  # the owner of a block about a node that records share
 
@@ -146,11 +147,6 @@ class DocumentIndex:
                                         for owner, first, last, offset, length in runs])
                          for name, runs in data["runs"].items()},
                    size=int(data["size"]))
-
-
-def indented(text: str) -> str:
-    """`text` with each line that is not empty indented by four spaces (writing._indented)."""
-    return "\n".join(["    " + line if line else line for line in text.split("\n")])
 
 
 class _Output:

@@ -63,23 +63,10 @@ def pack(extraction: Extraction, *, local_facts: Sequence[Triple], shared_facts:
          inference: Inference | None = None) -> PackedRecord:
     """`extraction` packed; its facts as given, split into the record's own and the shared ones,
     and those of them that are `knowledge`; and what it infers alone, when given."""
-    rows: list = []
-    numbers: dict = {}  # IRI text, or a row tuple → its row number
-
-    def number(term) -> int:
-        # IRIs by their plain text: a dict compares it in C, where rdflib's __eq__ is Python.
-        key = str.__str__(term) if isinstance(term, URIRef) else _row(term)
-        found = numbers.get(key)
-        if found is None:
-            found = numbers[key] = len(rows)
-            rows.append(key if type(key) is str else list(key))
-        return found
-
-    def flat(triples: Sequence[Triple]) -> list[int]:
-        return [number(term) for triple in triples for term in triple]
-
+    table = Rows()
+    flat, number = table.flat, table.number
     return PackedRecord(
-        terms=rows, study=number(extraction.study), base=extraction.base,
+        terms=table.rows, study=number(extraction.study), base=extraction.base,
         local_facts=flat(local_facts), shared_facts=flat(shared_facts), knowledge=flat(knowledge),
         concepts=list(extraction.concepts),
         annotations=[[a.iri, a.start, a.end, a.exact, [number(body) for body in a.bodies]]
@@ -93,24 +80,33 @@ def pack(extraction: Extraction, *, local_facts: Sequence[Triple], shared_facts:
 
 def with_inference(record: PackedRecord, inference: Inference) -> PackedRecord:
     """`record` with its inference (worked out after the record was packed without it)."""
-    rows = list(record.terms)
-    numbers = {(row if type(row) is str else tuple(row)): n for n, row in enumerate(rows)}
-
-    def flat(triples: Sequence[Triple]) -> list[int]:
-        out = []
-        for triple in triples:
-            for term in triple:
-                key = str.__str__(term) if isinstance(term, URIRef) else _row(term)
-                found = numbers.get(key)
-                if found is None:
-                    found = numbers[key] = len(rows)
-                    rows.append(key if type(key) is str else list(key))
-                out.append(found)
-        return out
-
-    return record._replace(terms=rows, own_inferred=flat(inference.own), shared_inferred=flat(inference.shared),
+    table = Rows(record.terms)
+    flat = table.flat
+    return record._replace(terms=table.rows, own_inferred=flat(inference.own), shared_inferred=flat(inference.shared),
                            exposures=sorted(inference.exposures), inferred_blocks=inference.blocks,
                            inferred_prefixes=sorted(inference.prefixes))
+
+
+class Rows:
+    """Terms as rows (module docstring), each distinct term once, numbered as it first comes."""
+
+    def __init__(self, rows: Iterable = ()):
+        self.rows: list = list(rows)
+        # IRI text, or a row as a tuple → its number. IRIs by their plain text: a dict compares
+        # it in C, where rdflib's __eq__ is Python.
+        self._numbers = {(row if type(row) is str else tuple(row)): n for n, row in enumerate(self.rows)}
+
+    def number(self, term) -> int:
+        key = str.__str__(term) if isinstance(term, URIRef) else _row(term)
+        found = self._numbers.get(key)
+        if found is None:
+            found = self._numbers[key] = len(self.rows)
+            self.rows.append(key if type(key) is str else list(key))
+        return found
+
+    def flat(self, triples: Iterable[Triple]) -> list[int]:
+        number = self.number
+        return [number(term) for triple in triples for term in triple]
 
 
 def _row(term) -> tuple:

@@ -55,7 +55,7 @@ from commkg.errors import CommkgError
 from commkg.evidence import Annotation
 from commkg.visual import (
     _LABEL_BITS, AUTHORED_IN, KIND_KEYS, KINDS, MAX_STUDY_LINKS, SPRING_LAYOUT_MAX_NODES, STUDY_EDGE_BUDGET,
-    STUDY_VIEW_FROM, Node, _citation, _grouped, _Index, _is_iri, _jitter, _label_set, _P, _plain, _positions,
+    STUDY_VIEW_FROM, Node, _citation, discussions, _grouped, _Index, _is_iri, _jitter, _label_set, _P, _plain, _positions,
     _labels, _Reference, _Resolver, _study, render_data,
 )
 
@@ -215,22 +215,7 @@ def _shares(graph: _Index, parts: Sequence[PagePart], numbers: Sequence[int],
                         key = (part, x, y)
                         between[key] = between.get(key, 0) | bit
 
-    alias: dict[str, str] = {}
-    for a, b in sorted((a, b) for a, b in graph.pairs(_P.same_as) if _is_iri(a) and _is_iri(b)):
-        if b in study_set:
-            alias[a] = b
-        elif a in study_set:
-            alias[b] = a
-    discusses: dict[str, set[tuple[str, str]]] = defaultdict(set)
-    for commentary, cited in graph.pairs(_P.discusses):
-        if commentary not in study_set:
-            continue
-        target = alias.get(cited, cited)
-        if target in study_set and target != commentary:
-            relations[commentary, target] = relations.get((commentary, target), 0) | bits["discusses"]
-            discusses[commentary].add((target, ""))
-        elif not any(alias.get(o, o) in study_set for o in graph.objects(commentary, _P.discusses)):
-            discusses[commentary].add(("", graph.first(cited, _P.title) or str(cited)))
+    discusses = discussions(graph, study_set, relations)
     for row in studies:
         items = discusses.get(row[0])
         if items:

@@ -526,6 +526,29 @@ def _study(graph: _Index, study: str) -> tuple[Node, Study, _Reference, str]:
     return node, info, reference, label
 
 
+def discussions(graph: _Index, study_set: Collection[str], relations: dict[tuple[str, str], int]) -> dict[str, set[tuple[str, str]]]:
+    """Commentaries → what they discuss, (study IRI, "") or ("", title of a work not in the
+    graph): asserted by the extractor, or resolved by the reasoner through owl:sameAs or a
+    rewritten comm:discusses. Each commentary → study edge goes into `relations` (label bits)."""
+    alias: dict[str, str] = {}
+    for a, b in sorted((a, b) for a, b in graph.pairs(_P.same_as) if _is_iri(a) and _is_iri(b)):
+        if b in study_set:
+            alias[a] = b
+        elif a in study_set:
+            alias[b] = a
+    discusses: dict[str, set[tuple[str, str]]] = defaultdict(set)
+    for commentary, cited in graph.pairs(_P.discusses):
+        if commentary not in study_set:
+            continue
+        target = alias.get(cited, cited)
+        if target in study_set and target != commentary:
+            relations[commentary, target] = relations.get((commentary, target), 0) | _LABEL_BITS["discusses"]
+            discusses[commentary].add((target, ""))
+        elif not any(alias.get(o, o) in study_set for o in graph.objects(commentary, _P.discusses)):
+            discusses[commentary].add(("", graph.first(cited, _P.title) or str(cited)))
+    return discusses
+
+
 def _project(graph: _Index, annotations: Iterable[Annotation]) -> Projection:
     study_iris = sorted({s for s, _ in graph.pairs(_P.source_file) if _is_iri(s)})
     study_set = set(study_iris)
@@ -584,25 +607,7 @@ def _project(graph: _Index, annotations: Iterable[Annotation]) -> Projection:
                     if x != y:
                         relations[x, y] = relations.get((x, y), 0) | bit
 
-    # Commentaries → the studies they discuss (asserted by the extractor, or resolved by the
-    # reasoner through owl:sameAs / a rewritten comm:discusses).
-    alias: dict[str, str] = {}
-    for a, b in sorted((a, b) for a, b in graph.pairs(_P.same_as) if _is_iri(a) and _is_iri(b)):
-        if b in study_set:
-            alias[a] = b
-        elif a in study_set:
-            alias[b] = a
-    discusses: dict[str, set[tuple[str, str]]] = defaultdict(set)
-    for commentary, cited in graph.pairs(_P.discusses):
-        if commentary not in study_set:
-            continue
-        target = alias.get(cited, cited)
-        if target in study_set and target != commentary:
-            relations[commentary, target] = relations.get((commentary, target), 0) | bits["discusses"]
-            discusses[commentary].add((target, ""))
-        elif not any(alias.get(o, o) in study_set for o in graph.objects(commentary, _P.discusses)):
-            discusses[commentary].add(("", graph.first(cited, _P.title) or str(cited)))
-    for study, items in discusses.items():
+    for study, items in discussions(graph, study_set, relations).items():
         studies_info[study] = studies_info[study]._replace(discusses=tuple(sorted(items)))
 
     edges = {pair: _label_set(mask) for pair, mask in relations.items()}

@@ -347,9 +347,6 @@ class Blocks:
     entries: Sequence[tuple[tuple, str]]
     prefixes: frozenset[str] = frozenset()
 
-    def without(self, subjects: Callable[[tuple], bool]) -> Blocks:
-        """The entries whose subject key does not satisfy `subjects`."""
-        return Blocks([entry for entry in self.entries if not subjects(entry[0])], self.prefixes)
 
 
 def render(triples: Iterable[Triple], prefixes: Mapping[str, str], *, blank_prefix: str = "") -> Blocks:
@@ -392,16 +389,10 @@ def write_turtle(stream: TextIO, graph: Iterable[Triple], prefixes: Mapping[str,
         stream.write(chunk)
 
 
-def write_blocks(stream: TextIO, parts: Sequence[Blocks], prefixes: Mapping[str, str]) -> None:
-    """Like write_turtle, for blocks rendered beforehand (see `Blocks`)."""
-    for chunk in write_blocks_lines(parts, prefixes):
-        stream.write(chunk)
-
-
 _INDENT_CHUNK = 4 << 20  # characters of a graph's body indented at a time
 
 
-def _indented(text: str) -> str:
+def indented(text: str) -> str:
     """`text` with each line that is not empty indented by four spaces."""
     # Split and joined: a third faster than a regular expression on hundreds of megabytes.
     return "\n".join(["    " + line if line else line for line in text.split("\n")])
@@ -418,8 +409,7 @@ def write_trig(stream: TextIO, graphs: Mapping[str, Iterable[Triple]], prefixes:
 def write_trig_blocks(stream: TextIO, graphs: Mapping[str, Sequence[Blocks]], prefixes: Mapping[str, str],
                       graph_base: str) -> frozenset[str]:
     """Like write_trig, for blocks rendered beforehand: graph `name` holds all of `graphs[name]`.
-    Returns the prefixes the header declares (a graph appended with write_trig_graph may use
-    only these)."""
+    Returns the prefixes the header declares."""
     forms = TurtleForms(prefixes)
     names = {name: forms.iri(URIRef(graph_base + name)) for name in graphs}
     declared = _prefixes_used([Blocks((), frozenset(forms.used_prefixes)), *itertools.chain(*graphs.values())])
@@ -427,12 +417,6 @@ def write_trig_blocks(stream: TextIO, graphs: Mapping[str, Sequence[Blocks]], pr
     for name, parts in graphs.items():
         _write_trig_graph(stream, names[name], parts)
     return declared
-
-
-def write_trig_graph(stream: TextIO, name: str, parts: Sequence[Blocks], prefixes: Mapping[str, str],
-                     graph_base: str) -> None:
-    """One more graph at the end of a TriG document whose header declares every prefix `parts` use."""
-    _write_trig_graph(stream, TurtleForms(prefixes).iri(URIRef(graph_base + name)), parts)
 
 
 def _write_trig_graph(stream: TextIO, name: str, parts: Sequence[Blocks]) -> None:
@@ -445,7 +429,7 @@ def _write_trig_graph(stream: TextIO, name: str, parts: Sequence[Blocks]) -> Non
         chunk.append(text)
         size += len(text)
         if size >= _INDENT_CHUNK:
-            stream.write(_indented("".join(chunk)))
+            stream.write(indented("".join(chunk)))
             chunk, size = [], 0
-    stream.write(_indented("".join(chunk)))
+    stream.write(indented("".join(chunk)))
     stream.write("}\n")
