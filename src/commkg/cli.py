@@ -82,7 +82,8 @@ def _progress_bar(total: int):
                    "written by forked processes, beside the reasoning.")
 @click.option("--incremental", is_flag=True,
               help="Re-extract only the records changed since the last --incremental build into "
-                   "OUT (cache in OUT/.cache); the output is the same as a full build's.")
+                   "OUT (cache in OUT/.cache), and patch the output files instead of writing them "
+                   "anew where that can be done; the output is the same as a full build's.")
 @click.option("--no-reason", "no_reason", is_flag=True,
               help="Skip the OWL 2 RL reasoning: write asserted.ttl and graph.html only.")
 @click.option("--study-links/--no-study-links", default=None,
@@ -108,7 +109,7 @@ def build(corpus: Path | None, out_dir: Path, strict: bool, workers: int | None,
       commkg build --no-reason                  # asserted.ttl and graph.html only
       commkg build ~/records --out ~/graph      # your own corpus
       commkg build ~/records --strict           # stop at the first bad record
-      commkg build ~/records --incremental      # re-extract only the changed records
+      commkg build ~/records --incremental      # only the changed records, output patched
     """
     # Imported here, not at the top: `commkg --help` should not wait for rdflib to load.
     from commkg.build import CorpusError, build_corpus
