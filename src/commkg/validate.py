@@ -26,7 +26,6 @@ from typing import ClassVar
 import rdflib
 from rdflib import Literal, URIRef
 from rdflib.namespace import SH
-from rdflib.plugins.sparql import prepareQuery
 
 from commkg.errors import CommkgError
 from commkg.evidence import Annotation, annotation_triples
@@ -125,6 +124,10 @@ class _DataGraph(rdflib.Graph):
         if isinstance(query_object, str):
             parsed = self._parsed.get(query_object)
             if parsed is None:
+                # Imported here: rdflib's SPARQL parser takes 0.1 s to load, and the build
+                # imports this module for CHECKED_IN_BUILD_UP_TO_RECORDS alone.
+                from rdflib.plugins.sparql import prepareQuery
+
                 # With this graph's prefixes, as rdflib would parse the text (pySHACL also
                 # writes the shapes' sh:declare prefixes into it).
                 parsed = prepareQuery(query_object, initNs=dict(self.namespaces()))

@@ -53,9 +53,8 @@ from collections.abc import Callable, Collection, Iterable, Mapping
 from dataclasses import dataclass, field
 from functools import cache, cached_property
 from pathlib import Path
-from typing import NamedTuple, TextIO
+from typing import TYPE_CHECKING, NamedTuple, TextIO
 
-import networkx as nx
 import numpy as np
 import rdflib
 from rdflib import RDF, RDFS, BNode, Literal, Namespace, URIRef
@@ -65,6 +64,9 @@ from commkg.errors import CommkgError
 from commkg.bulk import collector_paused
 from commkg.evidence import OA, Annotation, annotations_from_triples
 from commkg.writing import write_file_atomically
+
+if TYPE_CHECKING:
+    import networkx as nx
 
 COMM = Namespace("https://w3id.org/commkg/ontology#")
 BIBO = Namespace("http://purl.org/ontology/bibo/")
@@ -427,6 +429,8 @@ class Projection:
     @cached_property
     def full(self) -> nx.DiGraph:
         """The full graph; edge attribute "relations": frozenset of labels."""
+        import networkx as nx
+
         graph = nx.DiGraph()
         graph.add_nodes_from(sorted(self.nodes))
         graph.add_edges_from((a, b, {"relations": labels}) for (a, b), labels in sorted(self.edges.items()))
@@ -435,6 +439,8 @@ class Projection:
     @cached_property
     def studies(self) -> nx.Graph:
         """The study network; edge attribute "shared": sorted tuple of concept IRIs."""
+        import networkx as nx
+
         graph = nx.Graph()
         graph.add_nodes_from(sorted(self.studies_info))
         graph.add_edges_from((a, b, {"shared": shared}) for (a, b), shared in sorted(self.links.items()))
@@ -640,6 +646,8 @@ def shared_concepts(edges: Mapping[tuple[str, str], Collection[str]], studies: I
 
 def study_network(shared: dict[str, list[str]], *, max_links: int | None = None) -> nx.Graph:
     """`study_links` as a networkx graph with every study a node (edge attribute "shared")."""
+    import networkx as nx
+
     network = nx.Graph()
     network.add_nodes_from(sorted(shared))
     network.add_edges_from((a, b, {"shared": both}) for (a, b), both in study_links(shared, max_links=max_links).items())
@@ -824,6 +832,8 @@ def _positions(order: list[str], first: int, source: np.ndarray, target: np.ndar
     plus a small fixed jitter, so studies about the same things sit together (in both views).
     Small graphs are then relaxed by a seeded spring layout of the whole graph; big ones keep
     the placement (spring_layout is quadratic)."""
+    import networkx as nx  # here, not at the top: it takes 0.15 s to load, and patching the page needs none of it
+
     if not order:
         return np.zeros((0, 2), dtype=np.int64)
     concepts = order[:first]
