@@ -56,7 +56,7 @@ from commkg.evidence import Annotation
 from commkg.visual import (
     _LABEL_BITS, AUTHORED_IN, KIND_KEYS, KINDS, MAX_STUDY_LINKS, SPRING_LAYOUT_MAX_NODES, STUDY_EDGE_BUDGET,
     STUDY_VIEW_FROM, Node, _citation, discussions, _grouped, _Index, _is_iri, _jitter, _label_set, _P, _plain, _positions,
-    _labels, _Reference, _Resolver, _study, render_data,
+    _labels, _Reference, _Resolver, _study, render_data, study_relations,
 )
 
 Triple = tuple
@@ -156,40 +156,14 @@ def _shares(graph: _Index, parts: Sequence[PagePart], numbers: Sequence[int],
 
     folds = _folds(graph)  # actor → its organisation types and roles
     resolver = _Resolver(graph, nodes, folds)
-    stands_for, actor_node, made = resolver.stands_for, resolver.actor_node, resolver.made
+    stands_for, actor_node = resolver.stands_for, resolver.actor_node
     uses: set[tuple[str, int]] = set()
 
-    # As visual._project, with the same fast path for the common actor.
-    relations: dict[tuple[str, str], int] = {}
+    # As visual._project, noting which part uses which shared term.
+    seen: set[tuple[str, str]] = set()
+    relations = study_relations(graph, study_set, resolver, watched=shared_folds, seen=seen)
+    uses.update((term, listed[study]) for term, study in seen)
     bits = _LABEL_BITS
-    for predicate, label in _P.concept_links.items():
-        bit = bits[label]
-        for study, concept in graph.pairs(predicate):
-            if study in study_set:
-                if concept in shared_folds:
-                    uses.add((concept, listed[study]))
-                for target in made.get(concept) or stands_for(concept):
-                    key = (study, target)
-                    relations[key] = relations.get(key, 0) | bit
-    bit = bits["involves"]
-    typed = graph.typed
-    for study, actor in graph.pairs(_P.involves_actor):
-        if study in study_set:
-            if actor in shared_folds:
-                uses.add((actor, listed[study]))
-            targets = made.get(actor)
-            if targets is None:
-                folded = folds.get(actor)
-                if (folded is not None and len(folded) == 1 and actor not in typed and actor not in nodes
-                        and _is_iri(actor)):
-                    (what,) = folded
-                    targets = made.get(what) or stands_for(what)
-                    if targets:
-                        made[actor] = targets
-                targets = targets or actor_node(actor)
-            for target in targets:
-                key = (study, target)
-                relations[key] = relations.get(key, 0) | bit
     between: dict[tuple[int, str, str], int] = {}
     made_by: set[tuple[str, int]] = set()
     for predicate, (label, reverse, symmetric) in _P.actor_relations.items():
@@ -229,8 +203,8 @@ def _shares(graph: _Index, parts: Sequence[PagePart], numbers: Sequence[int],
     base_of = {_plain(study): _plain(base) for part in parts for study, base in part.studies}
     about_get, setdefault, plain = about.get, found.setdefault, _plain
     last, study, known, base = None, "", False, ""
-    for annotations in (part.annotations for part in parts):
-        for _, record, start, _, exact, bodies in annotations:
+    for part_annotations in (part.annotations for part in parts):
+        for _, record, start, _, exact, bodies in part_annotations:
             if record is not last:
                 last, study = record, plain(record)
                 known = study in study_set

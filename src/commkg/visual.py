@@ -555,6 +555,49 @@ def discussions(graph: _Index, study_set: Collection[str], relations: dict[tuple
     return discusses
 
 
+def study_relations(graph: _Index, study_set: Collection[str], resolver: _Resolver, *,
+                    watched: Collection[str] = (), seen: set[tuple[str, str]] | None = None) -> dict[tuple[str, str], int]:
+    """(study, node) → the labels of the study's links to that node, as bits (_LABEL_BITS): its
+    concepts and the actors it involves, through what each stands for (making the nodes).
+    Where `seen` is given, each (term, study) whose term is one of `watched` is added to it
+    (pagestate notes which part uses which shared term)."""
+    relations: dict[tuple[str, str], int] = {}
+    stands_for, actor_node, made, folds = resolver.stands_for, resolver.actor_node, resolver.made, resolver.folds
+    noting = seen is not None
+    bits = _LABEL_BITS
+    for predicate, label in _P.concept_links.items():
+        bit = bits[label]
+        for study, concept in graph.pairs(predicate):
+            if study in study_set:
+                if noting and concept in watched:
+                    seen.add((concept, study))
+                for target in made.get(concept) or stands_for(concept):
+                    key = (study, target)
+                    relations[key] = relations.get(key, 0) | bit
+    bit = bits["involves"]
+    typed, nodes = graph.typed, resolver.nodes
+    for study, actor in graph.pairs(_P.involves_actor):
+        if study in study_set:
+            if noting and actor in watched:
+                seen.add((actor, study))
+            targets = made.get(actor)
+            if targets is None:
+                # Most actors (one per study and organisation type) have one organisation type
+                # or role and no class of their own: what it stands for, without the calls.
+                folded = folds.get(actor)
+                if (folded is not None and len(folded) == 1 and actor not in typed and actor not in nodes
+                        and _is_iri(actor)):
+                    (what,) = folded
+                    targets = made.get(what) or stands_for(what)
+                    if targets:
+                        made[actor] = targets
+                targets = targets or actor_node(actor)
+            for target in targets:
+                key = (study, target)
+                relations[key] = relations.get(key, 0) | bit
+    return relations
+
+
 def _project(graph: _Index, annotations: Iterable[Annotation]) -> Projection:
     study_iris = sorted({s for s, _ in graph.pairs(_P.source_file) if _is_iri(s)})
     study_set = set(study_iris)
@@ -573,34 +616,8 @@ def _project(graph: _Index, annotations: Iterable[Annotation]) -> Projection:
     # (from, to) → the relation labels as bits of an int (_LABEL_BITS): a quarter of a million
     # pairs, and an int is one small object where a set is a big one; the edges then share one
     # frozenset per combination (_label_set).
-    relations: dict[tuple[str, str], int] = {}
+    relations = study_relations(graph, study_set, resolver)
     bits = _LABEL_BITS
-    for predicate, label in _P.concept_links.items():
-        bit = bits[label]
-        for study, concept in graph.pairs(predicate):
-            if study in study_set:
-                for target in made.get(concept) or stands_for(concept):
-                    key = (study, target)
-                    relations[key] = relations.get(key, 0) | bit
-    bit = bits["involves"]
-    typed = graph.typed
-    for study, actor in graph.pairs(_P.involves_actor):
-        if study in study_set:
-            targets = made.get(actor)
-            if targets is None:
-                # Most actors (one per study and organisation type) have one organisation type
-                # or role and no class of their own: what it stands for, without the calls.
-                folded = folds.get(actor)
-                if (folded is not None and len(folded) == 1 and actor not in typed and actor not in nodes
-                        and _is_iri(actor)):
-                    (what,) = folded
-                    targets = made.get(what) or stands_for(what)
-                    if targets:
-                        made[actor] = targets
-                targets = targets or actor_node(actor)
-            for target in targets:
-                key = (study, target)
-                relations[key] = relations.get(key, 0) | bit
     for predicate, (label, reverse, symmetric) in _P.actor_relations.items():
         bit = bits[label]
         for a, b in graph.pairs(predicate):
