@@ -54,9 +54,9 @@ from commkg.bulk import collector_paused
 from commkg.errors import CommkgError
 from commkg.evidence import Annotation
 from commkg.visual import (
-    _LABEL_BITS, AUTHORED_IN, KIND_KEYS, KINDS, MAX_STUDY_LINKS, SPRING_LAYOUT_MAX_NODES, STUDY_EDGE_BUDGET,
+    _LABEL_BITS, AUTHORED_IN, KIND_KEYS, MAX_STUDY_LINKS, SPRING_LAYOUT_MAX_NODES, STUDY_EDGE_BUDGET,
     STUDY_VIEW_FROM, Node, _citation, discussions, _grouped, _Index, _is_iri, _jitter, _label_set, _P, _plain, _positions,
-    _labels, _Reference, _Resolver, _study, render_data, study_relations,
+    _labels, _Reference, _Resolver, _study, assemble_page_data, relation_numbers, render_data, study_relations,
 )
 
 Triple = tuple
@@ -762,7 +762,7 @@ def _page(state: PageState) -> str:
 
 
 def _page_data(state: PageState) -> dict:
-    """visual.page_data's output for the state (same keys, same order, same values)."""
+    """visual.page_data's output for the state (the same values, through visual.assemble_page_data)."""
     iris = state.iris
     graph = _graph(state)
     first, index, source, target, masks = graph.first, graph.index, graph.source, graph.target, graph.masks
@@ -778,10 +778,7 @@ def _page_data(state: PageState) -> dict:
     degree = np.bincount(target[source >= first], minlength=size)[:first]
 
     label_sets = {mask: _label_set(mask) for mask in np.unique(masks).tolist()}
-    relations = sorted({label for labels in label_sets.values() for label in labels})
-    relation_index = {label: i for i, label in enumerate(relations)}
-    relation_sets = sorted({tuple(sorted(relation_index[r] for r in labels)) for labels in label_sets.values()})
-    set_index = {frozenset(relations[r] for r in rs): i for i, rs in enumerate(relation_sets)}
+    relations, relation_sets, set_index = relation_numbers(set(label_sets.values()))
     mask_set = {mask: set_index[labels] for mask, labels in label_sets.items()}
     edges = _grouped(source, np.column_stack([target, [mask_set[m] for m in masks.tolist()]]).astype(np.int64)
                      if len(masks) else np.zeros((0, 2), dtype=np.int64))
@@ -813,41 +810,19 @@ def _page_data(state: PageState) -> dict:
     study_index = {iris[t]: first + i for i, t in enumerate(state.study.tolist())}
     commentary = kind_index["commentary"]
     study_kind = kind_index["study"]
-    return {
-        "title": state.title,
-        "view": "studies" if len(state.study) >= STUDY_VIEW_FROM else "full",
-        "focus": -1,
-        "kinds": [list(kind) for kind in KINDS],
-        "relations": relations,
-        "relationSets": [list(rs) for rs in relation_sets],
-        "firstStudy": first,
-        "documentTypes": document_types,
-        "nodes": {
-            "iri": order,
-            "kind": [kind_index[node[0]] for node in concept_nodes]
-                    + [commentary if t == "Commentary" else study_kind for t in text["document_type"]],
-            "en": [node[1] for node in concept_nodes] + text["en"],
-            "x": positions[:, 0].tolist(),
-            "y": positions[:, 1].tolist(),
-            "zh": [node[2] for node in concept_nodes],
-            "degree": degree.tolist(),
-            "search": [node[3] for node in concept_nodes],
-        },
-        "studies": {
-            "title": text["title"],
-            "citation": text["citation"],
-            "doi": text["doi"],
-            "file": text["file"],
-            "type": [type_index[t] for t in text["document_type"]],
-            "samples": text["samples"],
-            "discusses": [[[study_index.get(target, -1), title] for target, title in items
-                           if not target or target in study_index] for items in text["discusses"]],
-        },
-        "edges": edges,
-        "studyEdges": links,
-        "quotes": [state.quotes[q] for q in quote_order.tolist()],
-        "evidence": evidence_flat,
-    }
+    return assemble_page_data(
+        title=state.title, view="studies" if len(state.study) >= STUDY_VIEW_FROM else "full", focus=-1,
+        relations=relations, relation_sets=relation_sets, first_study=first, document_types=document_types,
+        iri=order, kind=[kind_index[node[0]] for node in concept_nodes]
+        + [commentary if t == "Commentary" else study_kind for t in text["document_type"]],
+        en=[node[1] for node in concept_nodes] + text["en"], positions=positions,
+        zh=[node[2] for node in concept_nodes], degree=degree, search=[node[3] for node in concept_nodes],
+        study_title=text["title"], citation=text["citation"], doi=text["doi"], file=text["file"],
+        document_type=[type_index[t] for t in text["document_type"]], samples=text["samples"],
+        discusses=[[[study_index.get(target, -1), title] for target, title in items
+                    if not target or target in study_index] for items in text["discusses"]],
+        edges=edges, study_edges=links, quotes=[state.quotes[q] for q in quote_order.tolist()],
+        evidence=evidence_flat)
 
 
 def _study_edges(state: PageState, first: int) -> list[int]:

@@ -920,10 +920,7 @@ def _page_data(projection: Projection, *, title: str, focus: str | None, view: s
     positions = _layout(projection, numbered)
     source, target = numbered.source, numbered.target
     degree = np.bincount(target[source >= first], minlength=len(order))[:first]  # studies naming it
-    relations = sorted({label for labels in projection.edges.values() for label in labels})
-    relation_index = {label: i for i, label in enumerate(relations)}
-    relation_sets = sorted({tuple(sorted(relation_index[r] for r in labels)) for labels in set(numbered.relations)})
-    set_index = {frozenset(relations[r] for r in rs): i for i, rs in enumerate(relation_sets)}
+    relations, relation_sets, set_index = relation_numbers(set(numbered.relations))
     edges = _grouped(source, np.column_stack([target, [set_index[labels] for labels in numbered.relations]]))
 
     nodes = [projection.nodes[iri] for iri in order]
@@ -948,41 +945,75 @@ def _page_data(projection: Projection, *, title: str, focus: str | None, view: s
         view = "studies" if len(projection.studies_info) >= STUDY_VIEW_FROM else "full"
     kind_index = {key: i for i, key in enumerate(KIND_KEYS)}
     document_types = sorted({info.document_type for info in infos})
+    return assemble_page_data(
+        title=title, view=view, focus=index[focus] if focus in index else -1, relations=relations,
+        relation_sets=relation_sets, first_study=first, document_types=document_types,
+        iri=order, kind=[kind_index[node.kind] for node in nodes], en=[node.en for node in nodes],
+        positions=positions, zh=[node.zh for node in concepts], degree=degree,
+        search=[node.search for node in concepts],
+        study_title=[info.title for info in infos], citation=[info.citation for info in infos],
+        doi=[info.doi for info in infos], file=[info.file for info in infos],
+        document_type=[document_types.index(info.document_type) for info in infos],
+        samples=[list(info.samples) for info in infos],
+        discusses=[[[index.get(target, -1), text] for target, text in info.discusses if not target or target in index]
+                   for info in infos],
+        edges=edges,
+        # Only how many: page.js works out which from the study → concept edges when asked
+        # (the lists would double the size of a big page).
+        study_edges=[v for a, b, c in sorted((index[a], index[b], len(shared)) for (a, b), shared in projection.links.items())
+                     for v in (a, b, c)],
+        quotes=list(quote_index), evidence=evidence)
+
+
+def relation_numbers(label_sets: Collection[frozenset[str]]) -> tuple[list[str], list[tuple[int, ...]], dict[frozenset[str], int]]:
+    """How the page numbers the edges' labels: the labels of `label_sets` (the distinct sets
+    the edges carry), sorted; those sets as sorted label numbers, sorted; each set's number."""
+    relations = sorted({label for labels in label_sets for label in labels})
+    relation_index = {label: i for i, label in enumerate(relations)}
+    relation_sets = sorted({tuple(sorted(relation_index[r] for r in labels)) for labels in label_sets})
+    set_index = {frozenset(relations[r] for r in rs): i for i, rs in enumerate(relation_sets)}
+    return relations, relation_sets, set_index
+
+
+def assemble_page_data(*, title: str, view: str, focus: int, relations: list[str], relation_sets: list[tuple[int, ...]],
+                       first_study: int, document_types: list[str], iri: list[str], kind: list[int], en: list[str],
+                       positions: np.ndarray, zh: list[str], degree: np.ndarray, search: list[str],
+                       study_title: list[str], citation: list[str], doi: list[str], file: list[str],
+                       document_type: list[int], samples: list, discusses: list, edges: list[int],
+                       study_edges: list[int], quotes: list[str], evidence: list[int]) -> dict:
+    """The page's data as page.js reads it, from its columns: its keys and their order in one
+    place for both ways a page is made (from a projection here, from its state in pagestate)."""
     return {
         "title": title,
         "view": view,
-        "focus": index[focus] if focus in index else -1,
-        "kinds": [list(kind) for kind in KINDS],
+        "focus": focus,
+        "kinds": [list(each) for each in KINDS],
         "relations": relations,
         "relationSets": [list(rs) for rs in relation_sets],
-        "firstStudy": first,
+        "firstStudy": first_study,
         "documentTypes": document_types,
         "nodes": {
-            "iri": order,
-            "kind": [kind_index[node.kind] for node in nodes],
-            "en": [node.en for node in nodes],
+            "iri": iri,
+            "kind": kind,
+            "en": en,
             "x": positions[:, 0].tolist(),
             "y": positions[:, 1].tolist(),
-            "zh": [node.zh for node in concepts],
+            "zh": zh,
             "degree": degree.tolist(),
-            "search": [node.search for node in concepts],
+            "search": search,
         },
         "studies": {
-            "title": [info.title for info in infos],
-            "citation": [info.citation for info in infos],
-            "doi": [info.doi for info in infos],
-            "file": [info.file for info in infos],
-            "type": [document_types.index(info.document_type) for info in infos],
-            "samples": [list(info.samples) for info in infos],
-            "discusses": [[[index.get(target, -1), text] for target, text in info.discusses if not target or target in index]
-                          for info in infos],
+            "title": study_title,
+            "citation": citation,
+            "doi": doi,
+            "file": file,
+            "type": document_type,
+            "samples": samples,
+            "discusses": discusses,
         },
         "edges": edges,
-        # Only how many: page.js works out which from the study → concept edges when asked
-        # (the lists would double the size of a big page).
-        "studyEdges": [v for a, b, c in sorted((index[a], index[b], len(shared)) for (a, b), shared in projection.links.items())
-                       for v in (a, b, c)],
-        "quotes": list(quote_index),
+        "studyEdges": study_edges,
+        "quotes": quotes,
         "evidence": evidence,
     }
 
