@@ -221,6 +221,34 @@ def _text(term) -> str | list:
     return str.__str__(term)
 
 
+class Meetings:
+    """Where records' exposures meet: an exposure is its side ("=", "a" or "b") and what is
+    exposed; "=" meets "=" (equal key values) and "a" meets "b" (the two ends of a chain)."""
+
+    _SIDES = {"=": 0, "a": 1, "b": 2}
+
+    def __init__(self, exposures: Sequence[Collection[str]]):
+        # what is exposed → the records (by position) exposing it on each side
+        self._joins: dict[str, tuple[list[int], list[int], list[int]]] = defaultdict(lambda: ([], [], []))
+        for position, found in enumerate(exposures):
+            for exposure in found:
+                self._joins[exposure[1:]][self._SIDES[exposure[0]]].append(position)
+
+    def all(self) -> Iterable[list[int]]:
+        """Each list of records that meet: those of one thing exposed on side "=", or on sides
+        "a" and "b"."""
+        for both, left, right in self._joins.values():
+            if len(both) > 1:
+                yield both
+            if left and right:
+                yield left + right
+
+    def at(self, exposure: str) -> list[int]:
+        """The records that meet at what `exposure` exposes, on any side (none: [])."""
+        both, left, right = self._joins.get(exposure[1:], ([], [], []))
+        return (both if len(both) > 1 else []) + (left + right if left and right else [])
+
+
 def record_groups(exposures: Sequence[Collection[str]], *, together: Iterable[Sequence[int]] = ()) -> list[list[int]]:
     """The records (by position) that must be reasoned together, each group sorted, the groups
     in the order of their first record: records whose exposures meet, and the records of each
@@ -228,11 +256,6 @@ def record_groups(exposures: Sequence[Collection[str]], *, together: Iterable[Se
     count = len(exposures)
     if any(ENTANGLED in found for found in exposures):
         return [list(range(count))] if count else []
-    joins: dict[str, tuple[list[int], list[int], list[int]]] = defaultdict(lambda: ([], [], []))
-    side_of = {"=": 0, "a": 1, "b": 2}
-    for position, found in enumerate(exposures):
-        for exposure in found:
-            joins[exposure[1:]][side_of[exposure[0]]].append(position)
     parent = list(range(count))
 
     def root(x: int) -> int:
@@ -252,11 +275,8 @@ def record_groups(exposures: Sequence[Collection[str]], *, together: Iterable[Se
     for members in together:
         if len(members) > 1:
             join(list(members))
-    for both, left, right in joins.values():
-        if len(both) > 1:
-            join(both)
-        if left and right:
-            join(left + right)
+    for members in Meetings(exposures).all():
+        join(members)
     groups: dict[int, list[int]] = defaultdict(list)
     for position in range(count):
         groups[root(position)].append(position)

@@ -37,7 +37,8 @@ from commkg.buildstate import BuildState, FileState, RecordState
 from commkg.cache import RecordCache, build_salt
 from commkg.documents import CannotPatch, Patch, plan_patch
 from commkg.errors import RecordError
-from commkg.grouped import ENTANGLED, CorpusOwners, Locality, NotDecomposable, RecordReasoning, reason_records, split_by_owner
+from commkg.grouped import (ENTANGLED, CorpusOwners, Locality, Meetings, NotDecomposable, RecordReasoning, reason_records,
+                             split_by_owner)
 from commkg.lexicon import Lexicon
 from commkg.packing import PackedRecord, TermTable
 from commkg.pagestate import PagePart, PageState, PageStateError, StalePageState, update_page
@@ -299,11 +300,7 @@ class _Patch:
                      for i, old in built]
         if any(ENTANGLED in found for found in exposures):
             raise _Skip("a record's inference is entangled with every other")
-        joins: dict[str, tuple[set, set, set]] = defaultdict(lambda: (set(), set(), set()))
-        sides = {"=": 0, "a": 1, "b": 2}
-        for new, found in enumerate(exposures):
-            for exposure in found:
-                joins[exposure[1:]][sides[exposure[0]]].add(new)
+        meetings = Meetings(exposures)
         members_of = defaultdict(list)
         for old, record in enumerate(old_records):
             members_of[record.group].append(old)
@@ -326,11 +323,10 @@ class _Patch:
                 if old is not None and old not in affected_old:
                     pending_old.append(old)
                 for exposure in exposures[new]:
-                    both, left, right = joins[exposure[1:]]
-                    meets = (both if len(both) > 1 else set()) | (left | right if left and right else set())
-                    for other in meets - affected_new:
-                        affected_new.add(other)
-                        pending_new.append(other)
+                    for other in meetings.at(exposure):
+                        if other not in affected_new:
+                            affected_new.add(other)
+                            pending_new.append(other)
         return sorted(affected_new), sorted(affected_old)
 
     # ------------------------------------------------------------------ the patch itself
