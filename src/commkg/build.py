@@ -663,11 +663,7 @@ def _stage_page(out_dir: Path, asserted: AssertedGraph,
 
     index = PageIndex(itertools.chain(asserted.facts, inferred()))
     value = given[0]
-    owners = CorpusOwners([record.locality for record in asserted.records])
-
-    def owner(term) -> int | None:
-        return owners.owner(term)
-
+    owner = CorpusOwners([record.locality for record in asserted.records]).owner
     if value is None:
         shared = page_shared(owner, asserted.shared)
     elif value.groups is None:
