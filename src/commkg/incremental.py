@@ -37,6 +37,7 @@ from commkg.buildstate import BuildState, FileState, RecordState
 from commkg.cache import RecordCache, build_salt
 from commkg.documents import CannotPatch, Patch, plan_patch
 from commkg.errors import RecordError
+from commkg.evidence import triple_count
 from commkg.grouped import (ENTANGLED, CorpusOwners, Locality, Meetings, NotDecomposable, RecordReasoning, reason_records,
                              split_by_owner)
 from commkg.lexicon import Lexicon
@@ -417,7 +418,7 @@ class _Patch:
                     base=entry.base, group=group_of[new], exposures=sorted(reasoned.exposures[new]),
                     prefixes=list(entry.prefixes), inferred_prefixes=sorted(own_prefixes),
                     classes=new_classes[new], local_facts=len(set(unpacked.local_facts)),
-                    evidence_triples=sum(10 + len(a.bodies) for a in unpacked.annotations),
+                    evidence_triples=sum(map(triple_count, unpacked.annotations)),
                     own_inferred=len(own_by_new[new])))
             else:
                 previous = state.records[old]
