@@ -18,7 +18,7 @@ their keys put them. The result is byte for byte what writing the whole document
 (tests/test_documents.py), at the cost of copying the bytes: at 10,000 records the files are
 a gigabyte, and rendering them takes tens of seconds where copying takes a fraction of one.
 A new entry whose key falls inside a run of another record cannot be placed by byte ranges:
-`patch_document` raises CannotPatch and the build writes the whole document instead.
+`plan_patch` raises CannotPatch and the build writes the whole document instead.
 """
 
 from __future__ import annotations
