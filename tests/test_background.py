@@ -113,3 +113,20 @@ def test_a_forked_job_can_run_at_a_lower_priority_and_this_process_keeps_its_own
     job = background.start(lambda: os.nice(0), fork=True, nice=5)
     assert job.result() == min(mine + 5, 19)
     assert os.nice(0) == mine
+
+
+@needs_fork
+def test_a_forked_job_runs_blas_on_one_thread_and_this_process_keeps_its_own():
+    """The job shares the cores with the build: the BLAS that numpy loaded runs one thread there
+    (threadpoolctl), and as many as before here."""
+    import numpy  # noqa: F401 - loads the BLAS library whose threads are counted
+    from threadpoolctl import threadpool_info
+
+    def blas_threads() -> list[int]:
+        return [pool["num_threads"] for pool in threadpool_info() if pool["user_api"] == "blas"]
+
+    mine = blas_threads()
+    if not mine:
+        pytest.skip("numpy was built without a BLAS library that threadpoolctl knows")
+    assert background.start(blas_threads, fork=True).result() == [1] * len(mine)
+    assert blas_threads() == mine
