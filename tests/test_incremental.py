@@ -3,6 +3,7 @@ byte-identical to a full build's; deleted records leave the output (and the cach
 
 from __future__ import annotations
 
+import os
 import shutil
 from datetime import datetime, timezone
 from pathlib import Path
@@ -129,3 +130,15 @@ def test_provenance_graph_describes_the_build(tmp_path, corpus):
     assert "provenance" not in {name for name in ("ontology", "asserted", "inferred", "evidence")}
     result = run_commkg("export", "--format", "trig", "--graph", "provenance", "--build", str(out), cwd=tmp_path)
     assert result.returncode == 0 and "<https://w3id.org/commkg/graph/provenance>" in result.stdout
+
+
+def test_the_state_names_a_record_by_its_path_in_the_corpus_however_the_corpus_is_spelled(tmp_path):
+    """A record unchanged since the last build is found by its path relative to the corpus: the
+    same whether the corpus was given as a Path, a string, with a trailing slash or with '..'."""
+    from commkg.incremental import _relative
+
+    corpus = tmp_path / "corpus"
+    spellings = (corpus, str(corpus), str(corpus) + os.sep, tmp_path / "x" / ".." / "corpus")
+    for spelling in spellings:
+        assert _relative(Path(spelling, "sub", "a.txt"), spelling) == "sub/a.txt"
+        assert _relative(corpus / "sub" / "a.txt", spelling) == "sub/a.txt"

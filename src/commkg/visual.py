@@ -849,7 +849,9 @@ def _positions(order: list[str], first: int, source: np.ndarray, target: np.ndar
     plus a small fixed jitter, so studies about the same things sit together (in both views).
     Small graphs are then relaxed by a seeded spring layout of the whole graph; big ones keep
     the placement (spring_layout is quadratic)."""
-    import networkx as nx  # here, not at the top: it takes 0.15 s to load, and patching the page needs none of it
+    # Here, not at the top: it takes 0.15 s to load, which a patch's main process need not pay
+    # (the page's job imports it while it waits: incremental._updated_page).
+    import networkx as nx
 
     if not order:
         return np.zeros((0, 2), dtype=np.int64)
