@@ -70,6 +70,12 @@ class Watched:
     def js(self, expression: str, arg=None):
         return self.page.evaluate(expression, arg)
 
+    def next_frames(self) -> None:
+        """Wait two animation frames: a panel that opened or closed changes the canvas's width,
+        which the page learns of from a ResizeObserver at a frame of its own, and moves what is
+        at the centre. A busy machine delays that past a measurement made at once."""
+        self.js("() => new Promise(done => requestAnimationFrame(() => requestAnimationFrame(() => done(true))))")
+
     def search(self, text: str) -> None:
         box = self.page.locator("#search")
         box.fill(text)
@@ -148,6 +154,7 @@ def test_clicking_a_node_shows_its_evidence_quote(page):
     page.js("(iri) => window.commkg.select(iri)", RDT)  # centre it, so nothing else is on top
     page.page.click("#panel-close")
     assert page.page.locator("#panel").is_hidden()
+    page.next_frames()
     where = page.js("(iri) => window.commkg.domPosition(iri)", RDT)
     page.page.mouse.click(where["x"], where["y"])
     assert page.page.locator("#panel").is_visible()
@@ -160,6 +167,7 @@ def test_clicking_a_node_shows_its_evidence_quote(page):
 def test_clicking_a_study_shows_its_citation_and_doi_link(page):
     page.js("(iri) => window.commkg.select(iri)", BMC_STUDY)
     page.page.click("#panel-close")
+    page.next_frames()
     where = page.js("(iri) => window.commkg.domPosition(iri)", BMC_STUDY)
     page.page.mouse.click(where["x"], where["y"])
     assert "BMC Health Serv Res 13" in page.panel_text()
@@ -191,6 +199,7 @@ def _node_between(page, a: str, b: str) -> dict:
 
 def test_hovering_a_node_shows_its_summary(page):
     page.js("(iri) => window.commkg.select(iri)", RDT)
+    page.next_frames()  # the opened panel narrows the canvas, and the node moves with its centre
     where = page.js("(iri) => window.commkg.domPosition(iri)", RDT)
     page.page.mouse.move(where["x"] + 40, where["y"] + 40)
     page.page.mouse.move(where["x"], where["y"])
@@ -205,6 +214,7 @@ def test_hovering_a_node_shows_its_summary(page):
 def test_dragging_the_background_pans_and_the_wheel_zooms(page):
     page.js("(iri) => window.commkg.select(iri)", RDT)
     page.page.click("#panel-close")
+    page.next_frames()
     box = page.page.locator("#network").bounding_box()
     # A spot with no node under it: the network's top-left corner after zooming out a little.
     page.page.mouse.move(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
@@ -233,10 +243,7 @@ def test_clicking_a_study_network_link_names_what_the_two_share(page, evil_page_
     (a, b), shared = max(projection.links.items(), key=lambda item: len(item[1]))
     page.js("(iri) => window.commkg.select(iri)", a)  # bring it into view, zoomed in
     page.page.click("#panel-close")
-    # The closed panel gives the canvas its width back, which it learns of from a
-    # ResizeObserver, at a frame of its own: measure once that has happened (a busy machine
-    # delays it past the measurement, and the click then lands on a node).
-    page.js("() => new Promise(done => requestAnimationFrame(() => requestAnimationFrame(() => done(true))))")
+    page.next_frames()  # the closed panel gives the canvas its width back (else the click lands on a node)
     where = _node_between(page, a, b)
     page.page.mouse.click(where["x"], where["y"])
     text = page.panel_text()
