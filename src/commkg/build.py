@@ -633,15 +633,14 @@ class PageInput:
     shared_inferred: list[Triple] | None  # those of `inferred` about shared nodes, when grouped
 
 
-def page_parts(records: Sequence[BuiltRecord], groups: Sequence[Sequence[int]] | None, *,
-               triples: Callable[[int], Iterable[Triple]] = lambda i: ()) -> list[PagePart]:
-    """The page's parts (pagestate.py): the records of each group together (no triple mentions
-    the own nodes of two groups), or every record in one part where the corpus was reasoned as
-    one whole (the study-to-study links tie them). `triples(i)`: record i's share of them."""
+def page_parts(records: Sequence[BuiltRecord], groups: Sequence[Sequence[int]] | None) -> list[PagePart]:
+    """The page's parts (pagestate.py), without their triples (the page's PageIndex holds them):
+    the records of each group together (no triple mentions the own nodes of two groups), or
+    every record in one part where the corpus was reasoned as one whole (the study-to-study
+    links tie them)."""
     groups = groups if groups is not None else [list(range(len(records)))] if records else []
     return [PagePart(studies=tuple((records[i].locality.study, records[i].locality.base) for i in group),
-                     triples=[t for i in group for t in triples(i)],
-                     annotations=[a for i in group for a in records[i].annotations])
+                     triples=[], annotations=[a for i in group for a in records[i].annotations])
             for group in groups]
 
 
