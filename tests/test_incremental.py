@@ -132,6 +132,25 @@ def test_provenance_graph_describes_the_build(tmp_path, corpus):
     assert result.returncode == 0 and "<https://w3id.org/commkg/graph/provenance>" in result.stdout
 
 
+def test_provenance_names_the_version_of_the_ontology_it_is_given(tmp_path, corpus):
+    """The bundled ontology's version comes from the build's own parse of it; another
+    ontology's from its file, and an ontology without owl:versionInfo gives none."""
+    started = datetime(2026, 11, 23, 12, 0, tzinfo=timezone.utc)
+    ontology = rdflib.URIRef("https://w3id.org/commkg/ontology")
+    versioned, unversioned = tmp_path / "versioned.ttl", tmp_path / "unversioned.ttl"
+    versioned.write_text(f"<{ontology}> a <http://www.w3.org/2002/07/owl#Ontology> ;\n"
+                         '    <http://www.w3.org/2002/07/owl#versionInfo> "9.9" .\n', encoding="utf-8")
+    unversioned.write_text(f"<{ontology}> a <http://www.w3.org/2002/07/owl#Ontology> .\n", encoding="utf-8")
+
+    def version(path):
+        triples = describe_build(corpus=corpus, records=5, started=started, ended=started, ontology=path)
+        return {str(o) for s, p, o in triples if s == ontology and p == rdflib.OWL.versionInfo}
+
+    assert version(None) == {"0.1.0"}
+    assert version(versioned) == {"9.9"}
+    assert version(unversioned) == set()
+
+
 def test_the_state_names_a_record_by_its_path_in_the_corpus_however_the_corpus_is_spelled(tmp_path):
     """A record unchanged since the last build is found by its path relative to the corpus: the
     same whether the corpus was given as a Path, a string, with a trailing slash or with '..'."""

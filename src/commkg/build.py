@@ -808,7 +808,7 @@ def ontology_graph_text(triples: Iterable[Triple]) -> tuple[str, frozenset[str]]
     return indented("".join("\n" + text for _, text in blocks.entries)), blocks.prefixes
 
 
-def _write_turtle(asserted: AssertedGraph, out_dir: Path, ontology: rdflib.Graph | None,
+def _write_turtle(asserted: AssertedGraph, out_dir: Path, ontology: frozenset[Triple] | None,
                   receive: Callable[[], InferredBlocks | None]) -> _Turtle:
     """Stage the Turtle and TriG files. First what needs no reasoning: asserted.ttl, and (when
     there is an `ontology` to reason with) graph.trig but for its inferred graph, which comes
@@ -907,8 +907,10 @@ def _provenance_writer(*, corpus: Path, records: int, started: datetime,
 
 # --------------------------------------------------------------------------- reasoning
 
-def _ontology() -> rdflib.Graph:
-    return rdflib.Graph().parse(ontology_file("commissioning.ttl"), format="turtle")
+@cache  # once per process: the build, its provenance and an incremental patch all read it
+def _ontology() -> frozenset[Triple]:
+    """The bundled ontology's triples (frozen: every caller shares them)."""
+    return frozenset(rdflib.Graph().parse(ontology_file("commissioning.ttl"), format="turtle"))
 
 
 @cache  # once per process: worker processes ask for it once per record

@@ -26,8 +26,8 @@ import rdflib
 from rdflib import OWL, RDF, RDFS, XSD, Literal, Namespace, URIRef
 
 from commkg import __version__
+from commkg.build import _ontology
 from commkg.export import PROVENANCE_FILE, PROVENANCE_GRAPH, graph_iri, write_trig
-from commkg.resources import ontology_file
 from commkg.writing import write_file_atomically
 
 PROV = Namespace("http://www.w3.org/ns/prov#")
@@ -39,10 +39,10 @@ Triple = tuple
 
 
 def ontology_version(path: Path | None = None) -> str | None:
-    """owl:versionInfo of the ontology (the bundled commissioning.ttl by default)."""
-    graph = rdflib.Graph().parse(path or ontology_file("commissioning.ttl"), format="turtle")
-    version = graph.value(ONTOLOGY, OWL.versionInfo)
-    return str(version) if version is not None else None
+    """owl:versionInfo of the ontology (the bundled commissioning.ttl by default, which the
+    build has parsed already)."""
+    triples = rdflib.Graph().parse(path, format="turtle") if path is not None else _ontology()
+    return min((str(o) for s, p, o in triples if s == ONTOLOGY and p == OWL.versionInfo), default=None)
 
 
 def _time(moment: datetime) -> Literal:

@@ -145,7 +145,7 @@ def _interner(names: dict):
     return interner(names)
 
 
-def compile_ontology(ontology: rdflib.Graph) -> Ontology:
+def compile_ontology(ontology: Iterable[Triple]) -> Ontology:
     """Read the axioms of `ontology` into lookup tables; raise UnsupportedAxiom for the rest."""
     names = {}
     name = _interner(names)
