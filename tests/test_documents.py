@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from commkg.documents import (SHARED, CannotPatch, DocumentIndex, Fixed, Section, Text, patch_pieces,
+from commkg.documents import (SHARED, CannotPatch, DocumentIndex, Fixed, Section, Text, patch_pieces, plan_patch,
                               write_pieces)
 
 # A record's blocks: its study (a DOI) and its nodes under its base, as the build has them,
@@ -67,6 +67,30 @@ def change(tmp_path: Path, before: dict[int, int], after: dict[int, int], shared
     assert new.read_bytes() == whole.read_bytes()
     assert index.to_json() == whole_index.to_json()
     assert DocumentIndex.from_json(index.to_json()) == index
+    # A patch knows when it would write the old file again (and then need not be written).
+    plan = plan_patch(pieces(after, shared_after, only=changed, fixed=fixed), old_index=old_index, owners=owners)
+    with open(old, "rb") as source:
+        assert plan.reproduces(source.fileno()) == (whole.read_bytes() == old.read_bytes())
+
+
+def test_a_patch_knows_when_it_would_write_the_old_file_again(tmp_path):
+    """Nothing changed: the patch reproduces the old file. A record rewritten to text of the
+    same length, or a shared block added: it does not."""
+    before = {n: 0 for n in range(6)}
+    change(tmp_path, before, dict(before), {"CCG"}, {"CCG"})
+    old = tmp_path / "old"
+    old_index = written(old, pieces(before, {"CCG"}))
+    owners = {half: half for half in range(2 * len(before))}
+    kept = {k: v for k, v in owners.items() if k // 2 != 3}
+    cases = {"nothing": (pieces(before, {"CCG"}, only=set()), owners, True),
+             "same length": (pieces({**before, 3: 3}, {"CCG"}, only={3}), kept, False),
+             "shared block added": (pieces(before, {"CCG", "PCT"}, only=set()), owners, False)}
+    with open(old, "rb") as source:
+        plans = {name: plan_patch(parts, old_index=old_index, owners=renumbered)
+                 for name, (parts, renumbered, _) in cases.items()}
+        assert {name: plan.reproduces(source.fileno()) for name, plan in plans.items()} == \
+               {name: expected for name, (_, _, expected) in cases.items()}
+    assert plans["same length"].index.size == old.stat().st_size  # so its bytes are compared
 
 
 def test_an_edited_record_is_rewritten_and_the_rest_copied(tmp_path):

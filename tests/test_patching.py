@@ -195,11 +195,49 @@ def test_the_cli_says_whether_it_patched(corpus, tmp_path):
     assert first.returncode == 0, first.stderr
     assert (f"commkg: {RECORDS} of {RECORDS} records extracted, the others taken from the cache; "
             "the output written anew (no state of the last incremental build)\n") in first.stderr
+    before = stamps(out)
     CHANGES["an article edited"](corpus)
     second = run_commkg(*args, cwd=tmp_path)
     assert second.returncode == 0, second.stderr
+    kept = [name for name, stamp in stamps(out).items() if stamp == before[name]]
+    assert "asserted.ttl" not in kept
+    listed = f" ({', '.join(kept)} unchanged)" if kept else ""
     assert (f"commkg: 1 of {RECORDS} records extracted, the others taken from the cache; "
-            "the previous output patched\n") in second.stderr
+            f"the previous output patched{listed}\n") in second.stderr
+    third = run_commkg(*args, cwd=tmp_path)
+    assert third.returncode == 0, third.stderr
+    assert (f"commkg: 0 of {RECORDS} records extracted, the others taken from the cache; "
+            "the previous output kept as it was (provenance.trig written anew)\n") in third.stderr
+
+
+def stamps(out: Path) -> dict[str, tuple[int, int]]:
+    """Each output file's inode and modification time, but provenance.trig's (new at every build)."""
+    return {name: ((out / name).stat().st_ino, (out / name).stat().st_mtime_ns)
+            for name in OUTPUT_FILES if name != PROVENANCE_FILE}
+
+
+def test_a_file_the_patch_would_not_change_is_left_as_it_was(corpus, built, tmp_path):
+    """A patched build does not write a file whose bytes would stay the same: it keeps its
+    inode and modification time (rsync or make see only what changed), the report names it,
+    and the next patch starts from it."""
+    before = stamps(built)
+    add_sentence(records(corpus, "article")[20], "The authors thank the participants.")  # no new fact to infer from
+    report = build(corpus, built, incremental=True)
+    after = stamps(built)
+    kept = {name for name in after if after[name] == before[name]}
+    assert patched(report) and set(report.unchanged) == kept
+    assert "inferred.ttl" in kept and "asserted.ttl" not in kept
+    assert set(report.files) == {built / name for name in OUTPUT_FILES if name not in kept}
+    assert_as_full_build(corpus, built, report, tmp_path)
+
+    nothing = build(corpus, built, incremental=True)
+    assert patched(nothing) and stamps(built) == after
+    assert set(nothing.unchanged) == set(after) and nothing.files == (built / PROVENANCE_FILE,)
+
+    CHANGES["an article deleted"](corpus)
+    last = build(corpus, built, incremental=True)
+    assert patched(last)
+    assert_as_full_build(corpus, built, last, tmp_path)
 
 
 def test_the_cache_keeps_one_entry_per_record(corpus, built, tmp_path):

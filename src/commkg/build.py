@@ -118,6 +118,7 @@ class BuildReport:
     seconds: dict[str, float] = field(default_factory=dict)  # wall time of each stage, for benchmarks
     patched: bool = False  # with --incremental: the previous output was patched (incremental.py), not written anew
     not_patched: str | None = None  # with --incremental, when not patched: why
+    unchanged: tuple[str, ...] = ()  # when patched: the output files left as they were (not in `files`)
 
     @property
     def records_failed(self) -> int:

@@ -83,7 +83,8 @@ def _progress_bar(total: int):
 @click.option("--incremental", is_flag=True,
               help="Re-extract only the records changed since the last --incremental build into "
                    "OUT (cache in OUT/.cache), and patch the output files instead of writing them "
-                   "anew where that can be done; the output is the same as a full build's.")
+                   "anew where that can be done (a file that would not change is left as it is); "
+                   "the output is the same as a full build's.")
 @click.option("--no-reason", "no_reason", is_flag=True,
               help="Skip the OWL 2 RL reasoning: write asserted.ttl and graph.html only.")
 @click.option("--study-links/--no-study-links", default=None,
@@ -112,7 +113,7 @@ def build(corpus: Path | None, out_dir: Path, strict: bool, workers: int | None,
       commkg build ~/records --incremental      # only the changed records, output patched
     """
     # Imported here, not at the top: `commkg --help` should not wait for rdflib to load.
-    from commkg.build import CorpusError, build_corpus
+    from commkg.build import OUTPUT_FILES, PROVENANCE_FILE, CorpusError, build_corpus
     from commkg.errors import CommkgError, RecordError
 
     try:
@@ -132,6 +133,10 @@ def build(corpus: Path | None, out_dir: Path, strict: bool, workers: int | None,
         total = report.records_built + report.records_failed
         how = ("the previous output patched" if report.patched else
                f"the output written anew ({report.not_patched})")
+        if report.patched and {*report.unchanged, PROVENANCE_FILE} == set(OUTPUT_FILES):
+            how = f"the previous output kept as it was ({PROVENANCE_FILE} written anew)"
+        elif report.unchanged:
+            how += f" ({', '.join(report.unchanged)} unchanged)"
         click.echo(f"commkg: {report.records_extracted} of {total} records extracted, "
                    f"the others taken from the cache; {how}", err=True)
     for warning in report.warnings:

@@ -326,6 +326,25 @@ class Patch:
             raise CannotPatch("the patch did not write what it planned")
         return self.index
 
+    def reproduces(self, old: int) -> bool:
+        """Whether writing the document would give `old` (the previous version's file
+        descriptor) back byte for byte: every copy from where it lands, every text written
+        already there. Then the file need not be written at all."""
+        if os.fstat(old).st_size != self.index.size:
+            return False
+        offset = 0
+        for step in self.steps:
+            if type(step) is bytes:
+                if os.pread(old, len(step), offset) != step:
+                    return False
+                offset += len(step)
+            else:
+                source, length = step
+                if source != offset:
+                    return False
+                offset += length
+        return offset == self.index.size
+
 
 def plan_patch(pieces: Iterable[Piece], *, old_index: DocumentIndex, owners: Mapping[int, int],
                offset: int = 0, index: DocumentIndex | None = None) -> Patch:

@@ -5,7 +5,8 @@ building the corpus again (build.py does a full build where this cannot be done)
       → the records added, changed and removed, and those their reasoning groups touch (grouped.py)
       → take their old contributions out of the corpus-wide tallies, put their new ones in (buildstate.py)
       → write each output file from the previous one: the blocks of every untouched record
-        copied by byte range, the touched records' and the shared blocks written (documents.py)
+        copied by byte range, the touched records' and the shared blocks written (documents.py);
+        a file whose bytes would not change is left as it is
 
 The output is byte for byte that of a full build of the same corpus (tests/test_incremental.py),
 and it is replaced in one atomic step as a full build's is. A patch is not tried, and the build
@@ -26,6 +27,7 @@ from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import nullcontext, suppress
+from dataclasses import replace
 from functools import partial
 from datetime import datetime
 from pathlib import Path
@@ -194,6 +196,8 @@ class _Patch:
         state = BuildState.load(self.out_dir, salt=self.salt, terms=self.terms)
         if state is None:
             raise _Skip("no state of the last incremental build")
+        if set(state.files) != {*DOCUMENTS, build.PAGE_FILE}:
+            raise _Skip("the state does not describe every output file")
         if not all(stamp.describes(self.out_dir / name) for name, stamp in state.files.items()):
             raise _Skip("the output files are not those the state describes")
         if any(w[0] == -1 for w in state.warnings):
@@ -471,8 +475,9 @@ class _Patch:
         new_state = BuildState(
             salt=self.salt, records=record_states, shared_facts=shared_facts, concepts=concepts,
             shared_inferred=shared_inferred, classes=classes,
-            files={**{name: FileState(0, 0, 0, plan.index) for name, plan in plans.items()},
-                   build.PAGE_FILE: FileState(0, 0, 0, None)},
+            # The files as they are: the stamps of those written are set once they are.
+            files={**{name: replace(state.files[name], index=plan.index) for name, plan in plans.items()},
+                   build.PAGE_FILE: state.files[build.PAGE_FILE]},
             ontology=ontology_info, declared=sorted(declared), warnings=warnings, page=None, strings=state.strings)
         lap("plan")
 
@@ -508,11 +513,13 @@ class _Patch:
         kept = {old for _, old in built if old is not None}
         self.cache.remove({r.key for old, r in enumerate(state.records) if old not in kept} - current)
         lap("state")
+        written = {path.name for path in files}
         return build.BuildReport(
             corpus=self.corpus, out_dir=self.out_dir, records_built=len(built), errors=tuple(errors),
             triples=local_facts + len(shared_set) + evidence_triples, files=files, records_extracted=self.extracted,
             inferred=inferred_count, study_links=False, shacl_checked=False,
-            warnings=tuple(line for _, _, line in warnings), seconds=self.seconds, patched=True)
+            warnings=tuple(line for _, _, line in warnings), seconds=self.seconds, patched=True,
+            unchanged=tuple(name for name in build.OUTPUT_FILES if name in new_state.files and name not in written))
 
     def _old_shared_inferred(self, affected_old, old_entries, old_unpacked) -> list[list[Triple]]:
         """Per old group of `affected_old`: its inferred triples about shared nodes."""
@@ -573,7 +580,11 @@ class _Patch:
 
     # ------------------------------------------------------------------ writing
     def _stage(self, name: str, plan: Patch) -> list[Staged]:
+        """The file `plan` makes, staged; nothing where it would be the file as it is (which
+        then keeps its modification time, and its pages in the cache)."""
         with open(self.out_dir / name, "rb") as old:
+            if plan.reproduces(old.fileno()):
+                return []
             staged = stage_files({self.out_dir / name: lambda stream: plan.write(stream, old.fileno())}, binary=True)
             # The old file's pages are not read again: dropped from the page cache here, beside
             # the other files' copies, not one file after another when the renames free them.
@@ -628,4 +639,15 @@ def _updated_page(out_dir: Path, text: str, receive: Callable) -> tuple[list[Sta
                                   shared=None if set(shared) == set(state.shared) else shared)
     except (StalePageState, ValueError) as error:
         raise _Skip(f"the page cannot be updated ({error})") from None
+    if _holds(out_dir / build.PAGE_FILE, html):  # the page is as it was: left as it is
+        return [], state.dumps()
     return stage_files({out_dir / build.PAGE_FILE: partial(build._write_page, page=html)}), state.dumps()
+
+
+def _holds(path: Path, text: str) -> bool:
+    """Whether the file at `path` holds `text` (UTF-8), as build._write_page writes it."""
+    data = text.encode("utf-8")
+    try:
+        return path.stat().st_size == len(data) and path.read_bytes() == data
+    except OSError:
+        return False
