@@ -145,8 +145,9 @@ def _outcome_of(job: Callable[[Callable[[], object]], T], receive: Callable[[], 
 
 def _one_blas_thread() -> None:
     """Have BLAS run one thread in this forked child. The job shares the cores with the build,
-    and BLAS's own threads, started anew in the child, spin for a core that is busy (a 10,000 × 71 matrix product took 0.25 s instead of
-    2 ms while a patch's files were being written). A hint only: a job runs the same without it."""
+    and BLAS's own threads, started anew in the child, spin for a core that is busy (a
+    10,000 × 71 matrix product took 0.25 s instead of 2 ms while a patch's files were being
+    written). A hint only: a job runs the same without it."""
     try:
         from threadpoolctl import threadpool_limits  # here: 0.03 s that only a child pays
 

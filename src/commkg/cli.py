@@ -131,12 +131,14 @@ def build(corpus: Path | None, out_dir: Path, strict: bool, workers: int | None,
         click.echo(f"commkg: skipped {_one_line(error.path)}: {_one_line(error.reason)}", err=True)
     if incremental:
         total = report.records_built + report.records_failed
-        how = ("the previous output patched" if report.patched else
-               f"the output written anew ({report.not_patched})")
-        if report.patched and {*report.unchanged, PROVENANCE_FILE} == set(OUTPUT_FILES):
+        if not report.patched:
+            how = f"the output written anew ({report.not_patched})"
+        elif {*report.unchanged, PROVENANCE_FILE} == set(OUTPUT_FILES):
             how = f"the previous output kept as it was ({PROVENANCE_FILE} written anew)"
         elif report.unchanged:
-            how += f" ({', '.join(report.unchanged)} unchanged)"
+            how = f"the previous output patched ({', '.join(report.unchanged)} unchanged)"
+        else:
+            how = "the previous output patched"
         click.echo(f"commkg: {report.records_extracted} of {total} records extracted, "
                    f"the others taken from the cache; {how}", err=True)
     for warning in report.warnings:
